@@ -1,0 +1,36 @@
+package flags
+
+import "sync"
+
+// Plan is a ClientFeatures payload compiled for evaluation: everything that
+// does not depend on the evaluation Context is decided once, in Compile,
+// and every answer fragment is serialised once. A Plan is immutable and safe
+// for concurrent use.
+type Plan struct {
+	src      *ClientFeatures
+	flags    []cflag // sorted by name
+	index    map[string]int32
+	warnings []string
+	all      *Scope
+	scopes   sync.Map // scopeKey -> *Scope
+	segJSON  map[int][]byte
+}
+
+// Warnings returns human-readable notes about what Compile could not
+// compile (a bad regex, an unknown operator or strategy, ...). Such parts
+// evaluate to false. The slice must not be modified.
+func (p *Plan) Warnings() []string { return p.warnings }
+
+// Source returns the payload p was compiled from. It must not be modified.
+func (p *Plan) Source() *ClientFeatures { return p.src }
+
+// Len returns the number of features in p.
+func (p *Plan) Len() int { return len(p.flags) }
+
+// lookup returns the index of the flag name, or -1.
+func (p *Plan) lookup(name string) int32 {
+	if i, ok := p.index[name]; ok {
+		return i
+	}
+	return -1
+}
