@@ -1,0 +1,57 @@
+# brink — run `make` (or `make help`) for the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/brink
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+PKGS := ./...
+FUZZTIME ?= 10s
+
+.PHONY: help build run test lint vet fmt bench bench-smoke bench-peer fuzz generate check-generated deps
+
+help: ## show this help
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build the static binary into bin/brink
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/brink
+
+run: build ## build, then serve the embedded demo flags in offline mode (prints a curl line)
+	./$(BIN) offline --demo -i 127.0.0.1
+
+deps: ## install what the tests and benchmarks need (idempotent)
+	./scripts/install-test-deps.sh
+
+fmt: ## check formatting
+	@out=$$(gofmt -s -l $$(git ls-files '*.go' | grep -v '_bpfe[lb]\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+lint: fmt vet ## gofmt, go vet and staticcheck (pinned in go.mod)
+	$(GO) tool staticcheck $(PKGS)
+
+test: deps lint ## install test deps, lint, run all tests with -race, smoke-run every benchmark
+	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory bench-smoke
+
+bench-smoke: ## run every benchmark once
+	$(GO) test -run '^$$' -bench . -benchtime=1x $(PKGS)
+
+bench: ## run the benchmarks for real (-count=6, for benchstat)
+	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(PKGS) | tee bench.out
+
+bench-peer: build ## brink vs the Node Unleash Proxy under wrk (see BENCHMARKS.md)
+	./bench/compare.sh
+
+fuzz: ## run every fuzz target briefly (FUZZTIME each, default 10s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+generate: ## regenerate generated code (bpf2go output once eBPF lands)
+	$(GO) generate ./...
+
+check-generated: generate ## fail when generated files differ from the committed ones
+	git diff --exit-code

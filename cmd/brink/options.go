@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// envAnnotation is the pflag annotation key holding a flag's environment
+// variable, so one table drives parsing, env fallback and help text.
+const envAnnotation = "env"
+
+// flagSet wraps a pflag.FlagSet with environment-variable fallbacks.
+type flagSet struct {
+	*pflag.FlagSet
+}
+
+func newFlagSet(name string) *flagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	return &flagSet{fs}
+}
+
+// env binds the flag name to the environment variable env.
+func (fs *flagSet) env(name, env string) {
+	f := fs.Lookup(name)
+	if f == nil {
+		panic("BUG: no flag " + name)
+	}
+	_ = fs.SetAnnotation(name, envAnnotation, []string{env})
+	f.Usage += " [env: " + env + "]"
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, so the precedence is flags > env > defaults.
+func (fs *flagSet) applyEnv(getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		names := f.Annotations[envAnnotation]
+		if len(names) == 0 {
+			return
+		}
+		v := getenv(names[0])
+		if v == "" {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("invalid value %q for %s: %w", v, names[0], e)
+		}
+	})
+	return err
+}
+
+// splitList splits comma-separated values and drops empty entries; repeated
+// flags and csv both work.
+func splitList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// globalOptions are the options Unleash Edge accepts before or after the
+// subcommand.
+type globalOptions struct {
+	Port                int
+	Interface           string
+	BasePath            string
+	CORSOrigin          []string
+	CORSAllowedHeaders  []string
+	CORSExposedHeaders  []string
+	CORSMethods         []string
+	CORSMaxAge          int
+	AllowList           []string
+	DenyList            []string
+	TokenHeader         string
+	EdgeAuthHeader      string
+	TrustProxy          bool
+	ProxyTrustedServers []string
+	LogFormat           string
+	LogLevel            string
+	InstanceID          string
+	AppName             string
+	Workers             int
+	DisableAll          bool
+	DisableMetrics      bool
+	DisableMetricsBatch bool
+	DisableFeatures     bool
+	DisableTokens       bool
+	DisableInstanceData bool
+}
+
+func (g *globalOptions) register(fs *flagSet) {
+	fs.IntVarP(&g.Port, "port", "p", 3063, "HTTP listen port")
+	fs.env("port", "PORT")
+	fs.StringVarP(&g.Interface, "interface", "i", "::", "address to listen on (:: is dual-stack)")
+	fs.env("interface", "INTERFACE")
+	fs.StringVar(&g.BasePath, "base-path", "", "serve every route under this path prefix")
+	fs.env("base-path", "BASE_PATH")
+	fs.StringSliceVar(&g.CORSOrigin, "cors-origin", nil, "allowed CORS origins, comma-separated (default any)")
+	fs.env("cors-origin", "CORS_ORIGIN")
+	fs.StringSliceVar(&g.CORSAllowedHeaders, "cors-allowed-headers", nil, "allowed CORS request headers (default any)")
+	fs.env("cors-allowed-headers", "CORS_ALLOWED_HEADERS")
+	fs.StringSliceVar(&g.CORSExposedHeaders, "cors-exposed-headers", nil, "CORS headers exposed to browsers (default ETag and any)")
+	fs.env("cors-exposed-headers", "CORS_EXPOSED_HEADERS")
+	fs.StringSliceVar(&g.CORSMethods, "cors-methods", nil, "allowed CORS methods (default any)")
+	fs.env("cors-methods", "CORS_METHODS")
+	fs.IntVar(&g.CORSMaxAge, "cors-max-age", 172800, "CORS preflight max age in seconds")
+	fs.env("cors-max-age", "CORS_MAX_AGE")
+	fs.StringSliceVar(&g.AllowList, "allow-list", nil, "only these CIDRs may connect, comma-separated")
+	fs.env("allow-list", "ALLOW_LIST")
+	fs.StringSliceVar(&g.DenyList, "deny-list", nil, "these CIDRs are refused, comma-separated")
+	fs.env("deny-list", "DENY_LIST")
+	fs.StringVar(&g.TokenHeader, "token-header", "", "header carrying the SDK token (default Authorization)")
+	fs.env("token-header", "TOKEN_HEADER")
+	fs.StringVar(&g.EdgeAuthHeader, "edge-auth-header", "", "header read from SDKs; --token-header takes precedence")
+	fs.env("edge-auth-header", "EDGE_AUTH_HEADER")
+	fs.BoolVar(&g.TrustProxy, "trust-proxy", false, "take remoteAddress from Forwarded / X-Forwarded-For")
+	fs.env("trust-proxy", "TRUST_PROXY")
+	fs.StringSliceVar(&g.ProxyTrustedServers, "proxy-trusted-servers", nil, "with --trust-proxy, only these proxy IPs/CIDRs are believed")
+	fs.env("proxy-trusted-servers", "PROXY_TRUSTED_SERVERS")
+	fs.StringVarP(&g.LogFormat, "log-format", "l", "plain", "log format: plain, json or pretty")
+	fs.env("log-format", "LOG_FORMAT")
+	fs.StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.env("log-level", "LOG_LEVEL")
+	fs.StringVar(&g.InstanceID, "instance-id", "", "instance id reported upstream (default brink@<random>)")
+	fs.env("instance-id", "INSTANCE_ID")
+	fs.StringVarP(&g.AppName, "app-name", "a", "unleash-edge", "app name reported upstream")
+	fs.env("app-name", "APP_NAME")
+	fs.IntVarP(&g.Workers, "workers", "w", 0, "accepted for compatibility; brink sizes itself")
+	fs.env("workers", "WORKERS")
+	fs.BoolVar(&g.DisableAll, "disable-all-endpoint", false, "remove /api/frontend/all and /api/proxy/all")
+	fs.env("disable-all-endpoint", "DISABLE_ALL_ENDPOINT")
+	fs.BoolVar(&g.DisableMetrics, "disable-metrics-endpoint", false, "remove /internal-backstage/metrics")
+	fs.env("disable-metrics-endpoint", "DISABLE_METRICS_ENDPOINT")
+	fs.BoolVar(&g.DisableMetricsBatch, "disable-metrics-batch-endpoint", false, "remove /internal-backstage/metricsbatch")
+	fs.env("disable-metrics-batch-endpoint", "DISABLE_METRICS_BATCH_ENDPOINT")
+	fs.BoolVar(&g.DisableFeatures, "disable-features-endpoint", false, "remove /internal-backstage/features")
+	fs.env("disable-features-endpoint", "DISABLE_FEATURES_ENDPOINT")
+	fs.BoolVar(&g.DisableTokens, "disable-tokens-endpoint", false, "remove /internal-backstage/tokens")
+	fs.env("disable-tokens-endpoint", "DISABLE_TOKENS_ENDPOINT")
+	fs.BoolVar(&g.DisableInstanceData, "disable-instance-data-endpoint", false, "remove /internal-backstage/instancedata")
+	fs.env("disable-instance-data-endpoint", "DISABLE_INSTANCE_DATA_ENDPOINT")
+}
+
+// offlineOptions are the options of `brink offline`.
+type offlineOptions struct {
+	BootstrapFile  string
+	Tokens         []string
+	ClientTokens   []string
+	FrontendTokens []string
+	ReloadInterval int
+	Demo           bool
+}
+
+func (o *offlineOptions) register(fs *flagSet) {
+	fs.StringVarP(&o.BootstrapFile, "bootstrap-file", "b", "", "features file: a /api/client/features dump or the simplified {name:{enabled,variant}} map")
+	fs.env("bootstrap-file", "BOOTSTRAP_FILE")
+	fs.StringSliceVarP(&o.Tokens, "tokens", "t", nil, "tokens accepted by both client and frontend APIs, comma-separated")
+	fs.env("tokens", "TOKENS")
+	fs.StringSliceVarP(&o.ClientTokens, "client-tokens", "c", nil, "tokens for the client (backend SDK) API, comma-separated")
+	fs.env("client-tokens", "CLIENT_TOKENS")
+	fs.StringSliceVarP(&o.FrontendTokens, "frontend-tokens", "f", nil, "tokens for the frontend API, comma-separated")
+	fs.env("frontend-tokens", "FRONTEND_TOKENS")
+	fs.IntVarP(&o.ReloadInterval, "reload-interval", "r", 0, "re-read the bootstrap file every N seconds (0: never)")
+	fs.env("reload-interval", "RELOAD_INTERVAL")
+	fs.BoolVar(&o.Demo, "demo", false, "serve the embedded demo flags with demo tokens (what `make run` does)")
+}
+
+// probeOptions are the options of `brink health` and `brink ready`.
+type probeOptions struct {
+	EdgeURL string
+	CAFile  string
+}
+
+func (o *probeOptions) register(fs *flagSet) {
+	fs.StringVarP(&o.EdgeURL, "edge-url", "e", "http://localhost:3063", "base URL of the brink (or Unleash Edge) to probe")
+	fs.env("edge-url", "EDGE_URL")
+	fs.StringVarP(&o.CAFile, "ca-certificate-file", "c", "", "CA certificate for a self-signed HTTPS endpoint")
+	fs.env("ca-certificate-file", "CA_CERTIFICATE_FILE")
+}
+
+func lookupEnv(k string) string { return os.Getenv(k) }

@@ -1,0 +1,40 @@
+package brink_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection keeps the layering of DEVELOPERS.md: domain
+// packages never import transport packages; only cmd wires stages together.
+func TestDependencyDirection(t *testing.T) {
+	const mod = "github.com/brink-edge/brink/"
+	bad := map[string]map[string]string{
+		"flags": {
+			"github.com/valyala/fasthttp":  "the flag domain is transport-free; flags/api wraps it",
+			"github.com/panjf2000/gnet/v2": "the flag domain never sees the event loop",
+			mod + "loop":                   "domain packages never import transport packages",
+			mod + "tlsterm":                "domain packages never import transport packages",
+			mod + "flags/api":              "the domain must not depend on its HTTP wrapper",
+			"testing":                      "do not use the testing package in production code",
+		},
+		"flags/api": {
+			"github.com/panjf2000/gnet/v2": "handlers are transport-agnostic; cmd plugs them into a server",
+			mod + "loop":                   "handlers are transport-agnostic; cmd plugs them into a server",
+			"testing":                      "do not use the testing package in production code",
+		},
+	}
+	for pkg, forbidden := range bad {
+		out, err := exec.Command("go", "list", "-deps", "./"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps ./%s: %v", pkg, err)
+		}
+		deps := strings.Fields(string(out))
+		for _, d := range deps {
+			if why, ok := forbidden[d]; ok {
+				t.Errorf("%s imports %s: %s", pkg, d, why)
+			}
+		}
+	}
+}
