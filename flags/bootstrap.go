@@ -13,6 +13,8 @@ import (
 // ErrEmptyBootstrap is returned for a bootstrap file with no JSON in it.
 var ErrEmptyBootstrap = errors.New("flags: bootstrap file is empty")
 
+var errNeither = errors.New(`neither a client-features payload (an object with a "features" array) nor a simplified map of {"enabled": bool, "variant": "name"} objects`)
+
 // BootstrapError locates a problem in a bootstrap file.
 type BootstrapError struct {
 	// File is the path of the file, when the data came from one.
@@ -79,11 +81,8 @@ func DecodeBootstrap(data []byte) (*ClientFeatures, error) {
 	var probe struct {
 		Features json.RawMessage `json:"features"`
 	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, positioned(data, fmt.Errorf("expected a client-features payload or a simplified flag map: %w", err))
-	}
-	if probe.Features == nil {
-		return nil, &BootstrapError{Line: 1, Column: 1, Err: errors.New(`neither a client-features payload (no "features" array) nor a simplified map of {"enabled": bool, "variant": "name"} objects`)}
+	if trimmed[0] != '{' || json.Unmarshal(data, &probe) != nil || probe.Features == nil {
+		return nil, &BootstrapError{Line: 1, Column: 1, Err: errNeither}
 	}
 	cf, err := DecodeClientFeatures(data)
 	if err != nil {
