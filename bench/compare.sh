@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# compare.sh: brink beside the Node Unleash Proxy (@unleash/proxy 1.4.19 on
+# Node 22), in one run, on the same flag set, under the same wrk load.
+#
+#   bench/compare.sh                 # about 3 minutes on 2 cores
+#   DURATION=5s WARMUP=2s bench/compare.sh
+#
+# What it does, all on 127.0.0.1:
+#   1. scripts/install-test-deps.sh (wrk, Node 22, the proxy; idempotent),
+#      builds .cache/brink and writes 200-, 350- and 5,000-flag datasets with
+#      bench/cmd/dataset;
+#   2. starts `brink offline` on each dataset, and the proxy fed from brink's
+#      own /api/client/features (UNLEASH_URL=http://127.0.0.1:<brink>/api);
+#   3. checks with bench/cmd/peercheck that brink and the proxy enable the
+#      same flags for the same userIds;
+#   4. for each row: resident memory idle, an unrecorded wrk warm-up, then
+#      `wrk -t$THREADS -c$CONNS -d$DURATION -s bench/wrk/rotate.lua` while
+#      sampling VmRSS; the same wrk line for every row;
+#   5. prints a markdown report (machine, commands, table, verdicts) and keeps
+#      it with the logs in .cache/bench/run-<time>/.
+#
+# Rows: brink and proxy sharing both cores with wrk; brink and proxy started
+# under `taskset -c 0` with wrk under `taskset -c 1`; brink on one core with
+# 350 flags (next to Unleash Edge's published 6,900 req/s per CPU); brink and
+# the proxy with 5,000 flags.
+#
+# Every wait is bounded, every wrk run is wrapped in `timeout`, and every
+# process the script starts is stopped by PID on exit. It exits 0 when it
+# measured, whatever the verdicts say; 1 when it could not measure.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-3s}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-32}
+BASE_PORT=${BASE_PORT:-18060}
+SEED=${SEED:-1}
+CLIENT_TOKEN='*:development.abc123'
+FRONTEND_TOKEN='*:development.fe123'
+PROXY_SECRET='proxy-secret-bench'
+
+secs() { local d=$1; case $d in *m) echo $((${d%m} * 60)) ;; *s) echo "${d%s}" ;; *) echo "$d" ;; esac; }
+wrk_limit=$(($(secs "$DURATION") + $(secs "$WARMUP") + 30))
+
+run=$root/.cache/bench/run-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$run"
+node22=$root/.cache/bin/node22
+proxy_dir=$root/.cache/unleash-proxy
+brink=$root/.cache/brink
+
+log() { echo "compare: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+# --- process bookkeeping ------------------------------------------------------
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for _ in $(seq 1 50); do
+		local alive=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop() { # stop PID: stop one process started here
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+port_free() { ! (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_status URL AUTH STATUS SECONDS PID: poll until URL answers STATUS.
+wait_status() {
+	local url=$1 auth=$2 want=$3 limit=$4 pid=$5 got=""
+	for _ in $(seq 1 $((limit * 5))); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		got=$(curl -s -o /dev/null -m 2 -w '%{http_code}' -H "Authorization: $auth" "$url" || true)
+		[ "$got" = "$want" ] && return 0
+		sleep 0.2
+	done
+	log "$url answered '$got', not $want, within ${limit}s"
+	return 1
+}
+
+# start_brink NAME DATASET PORT [CPU]: sets pid_NAME.
+start_brink() {
+	local name=$1 file=$2 port=$3 cpu=${4:-}
+	local cmd=("$brink" offline -b "$file" --client-tokens "$CLIENT_TOKEN" --frontend-tokens "$FRONTEND_TOKEN" -p "$port" -i 127.0.0.1)
+	[ -n "$cpu" ] && cmd=(taskset -c "$cpu" "${cmd[@]}") # taskset execs: $! is brink
+	port_free "$port" || die "port $port is in use"
+	"${cmd[@]}" >"$run/$name.log" 2>&1 &
+	local pid=$!
+	pids+=("$pid")
+	printf -v "pid_$name" %s "$pid"
+	echo "${cmd[*]}" >"$run/$name.cmd"
+	wait_status "http://127.0.0.1:$port/internal-backstage/ready" "" 200 30 "$pid" ||
+		die "brink ($name) did not get ready; see $run/$name.log: $(tail -5 "$run/$name.log")"
+	wait_status "http://127.0.0.1:$port/api/frontend" "$FRONTEND_TOKEN" 200 10 "$pid" ||
+		die "brink ($name) does not answer /api/frontend; see $run/$name.log"
+}
+
+# start_proxy NAME UPSTREAM_PORT PORT [CPU]: sets pid_NAME.
+start_proxy() {
+	local name=$1 up=$2 port=$3 cpu=${4:-}
+	local pre=()
+	[ -n "$cpu" ] && pre=(taskset -c "$cpu")
+	port_free "$port" || die "port $port is in use"
+	(
+		cd "$proxy_dir"
+		export UNLEASH_URL="http://127.0.0.1:$up/api" UNLEASH_API_TOKEN="$CLIENT_TOKEN" \
+			UNLEASH_PROXY_CLIENT_KEYS="$PROXY_SECRET" PORT="$port" LOG_LEVEL=warn \
+			UNLEASH_APP_NAME=bench-proxy
+		exec "${pre[@]}" "$node22" node_modules/@unleash/proxy/dist/start.js
+	) >"$run/$name.log" 2>&1 &
+	local pid=$!
+	pids+=("$pid")
+	printf -v "pid_$name" %s "$pid"
+	echo "UNLEASH_URL=http://127.0.0.1:$up/api UNLEASH_API_TOKEN='$CLIENT_TOKEN' UNLEASH_PROXY_CLIENT_KEYS=$PROXY_SECRET PORT=$port ${pre[*]} node22 node_modules/@unleash/proxy/dist/start.js" >"$run/$name.cmd"
+	# /proxy/health is 503 until the embedded SDK has fetched the features.
+	wait_status "http://127.0.0.1:$port/proxy/health" "" 200 60 "$pid" ||
+		die "proxy ($name) did not get ready; see $run/$name.log: $(tail -5 "$run/$name.log")"
+}
+
+kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime+stime, all threads
+
+# load ROW PID URL AUTH FLAGS CPU [WRK_CPU]: measure one row.
+rows=()
+load() {
+	local row=$1 pid=$2 url=$3 auth=$4 nflags=$5 cpus=$6 wcpu=${7:-}
+	local pre=(timeout "$wrk_limit")
+	[ -n "$wcpu" ] && pre+=(taskset -c "$wcpu")
+	local idle
+	idle=$(kb "$pid" VmRSS)
+	"${pre[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s bench/wrk/rotate.lua "$url" -- "$auth" >"$run/$row.warmup" 2>&1 ||
+		die "wrk warm-up for $row failed: $(tail -3 "$run/$row.warmup")"
+	# Sample VmRSS every 0.2 s while wrk runs (bounded by the wrk limit).
+	(
+		max=0
+		for _ in $(seq 1 $((wrk_limit * 5))); do
+			v=$(kb "$pid" VmRSS 2>/dev/null) || break
+			[ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" >"$run/$row.rssmax"
+			sleep 0.2
+		done
+	) &
+	local sampler=$!
+	pids+=("$sampler")
+	local t0 c0
+	t0=$(date +%s%N)
+	c0=$(cpu_ticks "$pid")
+	echo "${pre[*]} wrk -t$THREADS -c$CONNS -d$DURATION -s bench/wrk/rotate.lua '$url' -- '<token>'" >"$run/$row.cmd"
+	"${pre[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/wrk/rotate.lua "$url" -- "$auth" >"$run/$row.wrk" 2>&1 ||
+		die "wrk for $row failed: $(tail -3 "$run/$row.wrk")"
+	local c1 t1
+	c1=$(cpu_ticks "$pid")
+	t1=$(date +%s%N)
+	stop "$sampler"
+	local line
+	line=$(grep '^RESULT ' "$run/$row.wrk") || die "no RESULT line in $run/$row.wrk"
+	local loadrss hwm cpu
+	loadrss=$(cat "$run/$row.rssmax" 2>/dev/null || echo 0)
+	hwm=$(kb "$pid" VmHWM)
+	# Server CPU use during the run, in % of one core.
+	cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" 'BEGIN{printf "%.0f", 100 * c / hz / (ns / 1e9)}')
+	rows+=("$row|$nflags|$cpus|$idle|$loadrss|$hwm|$cpu|$line")
+	log "$row: $(sed -n 's/.*rps=\([0-9.]*\).*p99_us=\([0-9]*\).*errors_status=\([0-9]*\).*/\1 req\/s, p99 \2 us, status errors \3/p' <<<"$line"), RSS idle $idle kB, load $loadrss kB, CPU $cpu%"
+}
+
+# --- 1. dependencies, build, datasets -------------------------------------------------
+scripts/install-test-deps.sh >&2
+for t in wrk curl taskset timeout go; do command -v "$t" >/dev/null || die "$t not found"; done
+[ -x "$node22" ] || die "$node22 missing (scripts/install-test-deps.sh)"
+log "building brink and the bench tools"
+go build -o "$brink" ./cmd/brink || die "go build ./cmd/brink failed"
+go build -o "$run/peercheck" ./bench/cmd/peercheck
+go build -o "$run/dataset" ./bench/cmd/dataset
+for n in 200 350 5000; do
+	"$run/dataset" -n "$n" -seed "$SEED" >"$run/features-$n.json" 2>>"$run/dataset.log"
+done
+
+p_brink=$BASE_PORT p_proxy=$((BASE_PORT + 1)) p_brink1=$((BASE_PORT + 2)) p_proxy1=$((BASE_PORT + 3))
+p_brink350=$((BASE_PORT + 4)) p_brink5k=$((BASE_PORT + 5)) p_proxy5k=$((BASE_PORT + 6))
+
+# --- 2.-4. the 200-flag rows on both cores ------------------------------------------
+log "starting brink and the proxy with 200 flags"
+start_brink brink "$run/features-200.json" "$p_brink"
+start_proxy proxy "$p_brink" "$p_proxy"
+"$run/peercheck" -a "http://127.0.0.1:$p_brink/api/frontend" -a-auth "$FRONTEND_TOKEN" \
+	-b "http://127.0.0.1:$p_proxy/proxy" -b-auth "$PROXY_SECRET" -users 8 >"$run/peercheck.txt" 2>&1 ||
+	die "brink and the proxy disagree on the enabled flags; see $run/peercheck.txt: $(head -5 "$run/peercheck.txt")"
+log "peercheck: same enabled flags for 8 users"
+
+load "brink" "$pid_brink" "http://127.0.0.1:$p_brink/api/frontend" "$FRONTEND_TOKEN" 200 "2 (shared with wrk)"
+load "proxy" "$pid_proxy" "http://127.0.0.1:$p_proxy/proxy" "$PROXY_SECRET" 200 "2 (shared with wrk)"
+stop "$pid_proxy"
+
+# --- one core each: server on CPU 0, wrk on CPU 1 ------------------------------
+log "one core: server on CPU 0, wrk on CPU 1"
+start_brink brink1 "$run/features-200.json" "$p_brink1" 0
+load "brink-1cpu" "$pid_brink1" "http://127.0.0.1:$p_brink1/api/frontend" "$FRONTEND_TOKEN" 200 "1 (taskset -c 0)" 1
+stop "$pid_brink1"
+start_proxy proxy1 "$p_brink" "$p_proxy1" 0
+load "proxy-1cpu" "$pid_proxy1" "http://127.0.0.1:$p_proxy1/proxy" "$PROXY_SECRET" 200 "1 (taskset -c 0)" 1
+stop "$pid_proxy1"
+start_brink brink350 "$run/features-350.json" "$p_brink350" 0
+load "brink-1cpu-350" "$pid_brink350" "http://127.0.0.1:$p_brink350/api/frontend" "$FRONTEND_TOKEN" 350 "1 (taskset -c 0)" 1
+stop "$pid_brink350"
+
+# --- 5,000 flags --------------------------------------------------------------
+log "5,000 flags"
+start_brink brink5k "$run/features-5000.json" "$p_brink5k"
+start_proxy proxy5k "$p_brink5k" "$p_proxy5k"
+load "brink-5000" "$pid_brink5k" "http://127.0.0.1:$p_brink5k/api/frontend" "$FRONTEND_TOKEN" 5000 "2 (shared with wrk)"
+load "proxy-5000" "$pid_proxy5k" "http://127.0.0.1:$p_proxy5k/proxy" "$PROXY_SECRET" 5000 "2 (shared with wrk)"
+stop "$pid_proxy5k"
+stop "$pid_brink5k"
+stop "$pid_brink"
+
+# --- 5. report ------------------------------------------------------------------
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
+declare -A RPS P99 P50 RSSL RSSI
+for r in "${rows[@]}"; do
+	IFS='|' read -r name _ _ idle loadrss _ _ line <<<"$r"
+	RPS[$name]=$(field rps "$line")
+	P50[$name]=$(field p50_us "$line")
+	P99[$name]=$(field p99_us "$line")
+	RSSI[$name]=$idle
+	RSSL[$name]=$loadrss
+done
+ms() { awk -v u="$1" 'BEGIN{printf "%.2f ms", u / 1000}'; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f MiB", k / 1024}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f×", a / b; else printf "–" }'; }
+peer_of() { case $1 in brink) echo proxy ;; brink-1cpu | brink-1cpu-350) echo proxy-1cpu ;; brink-5000) echo proxy-5000 ;; *) echo "" ;; esac; }
+label() {
+	case $1 in brink*) echo "brink ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))" ;; proxy*) echo "@unleash/proxy 1.4.19, Node $("$node22" --version)" ;; esac
+}
+
+report=$run/report.md
+{
+	echo "### Peer comparison: brink vs @unleash/proxy ($(date -u +%Y-%m-%dT%H:%MZ))"
+	echo
+	echo "- command: \`DURATION=$DURATION WARMUP=$WARMUP THREADS=$THREADS CONNS=$CONNS bench/compare.sh\`"
+	echo "- load per row: $WARMUP unrecorded warm-up, then \`wrk -t$THREADS -c$CONNS -d$DURATION -s bench/wrk/rotate.lua URL -- TOKEN\` (wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), new userId and sessionId on every request, no Accept-Encoding)"
+	echo "- brink: \`brink offline -b features-N.json --client-tokens '$CLIENT_TOKEN' --frontend-tokens '$FRONTEND_TOKEN' -p PORT -i 127.0.0.1\`, \`GET /api/frontend\`"
+	echo "- proxy: \`UNLEASH_URL=http://127.0.0.1:<brink>/api UNLEASH_API_TOKEN='$CLIENT_TOKEN' UNLEASH_PROXY_CLIENT_KEYS=… node22 dist/start.js\`, \`GET /proxy\`, features read from brink's /api/client/features"
+	echo "- datasets: \`bench/cmd/dataset -n N -seed $SEED\` ($(sort -u "$run/dataset.log" | sed -n 's/.*generator \(.*\)/\1/p' | head -1) generator); /api/client/features: $(for n in 200 350 5000; do printf '%s flags %s KB; ' "$n" $(($(wc -c <"$run/features-$n.json") / 1024)); done)"
+	echo "- peercheck: $(grep -c ': same' "$run/peercheck.txt") of 8 users get the same enabled flags from both; $(head -1 "$run/peercheck.txt" | sed 's/^peercheck: //')"
+	echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(go version | awk '{print $3}'), load before the run: $(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/[/;s/$/]/') (1/5/15 min)"
+	echo
+	echo "| peer | flags | CPUs | req/s | p50 | p99 | answer | RSS idle | RSS load (max) | server CPU | ratio (req/s) |"
+	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for r in "${rows[@]}"; do
+		IFS='|' read -r name nflags cpus idle loadrss _ cpu line <<<"$r"
+		req=$(field requests "$line")
+		bytes=$(field bytes "$line")
+		peer=$(peer_of "$name")
+		rat="1.0× (base)"
+		[ -n "$peer" ] && rat="$(ratio "${RPS[$name]}" "${RPS[$peer]:-0}") $peer"
+		errs=$(field errors_status "$line")
+		note=""
+		[ "${errs:-0}" != 0 ] && note=" ($errs non-2xx)"
+		printf '| %s | %s | %s | %.0f%s | %s | %s | %s | %s | %s | %s%% | %s |\n' \
+			"$(label "$name") \`$name\`" "$nflags" "$cpus" "${RPS[$name]}" "$note" "$(ms "${P50[$name]}")" "$(ms "${P99[$name]}")" \
+			"$(awk -v b="$bytes" -v n="$req" 'BEGIN{printf "%.1f KB", b / n / 1024}')" \
+			"$(mib "$idle")" "$(mib "$loadrss")" "$cpu" "$rat"
+	done
+	echo "| Unleash Edge, published ([E] docs/benchmarking.md) | 350 (100 kB) | 1 (Docker --cpus=1) | 6,900 | – | 7.4 ms (p95) | – | – | 6.7 MiB | – | $(ratio "${RPS[brink-1cpu-350]}" 6900) brink-1cpu-350 vs it |"
+	echo
+	echo "Answer = bytes read per request, headers included. RSS load = the largest VmRSS sampled every 0.2 s during the measured run. Server CPU = its user+system time over the run, in % of one core."
+	echo
+	echo "Verdicts against the issue (200 flags, both on 2 cores, same wrk):"
+	v() { if awk "BEGIN{exit !($2)}"; then echo "- PASS: $1"; else echo "- FAIL: $1"; fi; }
+	v "req/s ratio $(ratio "${RPS[brink]}" "${RPS[proxy]}") (need ≥ 10×)" "${RPS[brink]} >= 10 * ${RPS[proxy]}"
+	v "p99 $(ms "${P99[brink]}") vs $(ms "${P99[proxy]}") (need lower)" "${P99[brink]} < ${P99[proxy]}"
+	v "RSS under load $(mib "${RSSL[brink]}") vs $(mib "${RSSL[proxy]}") (need ≤ 1/3)" "3 * ${RSSL[brink]} <= ${RSSL[proxy]}"
+	v "RSS idle $(mib "${RSSI[brink]}") vs $(mib "${RSSI[proxy]}") (need ≤ 1/3)" "3 * ${RSSI[brink]} <= ${RSSI[proxy]}"
+	v "one core: $(ratio "${RPS[brink-1cpu]}" "${RPS[proxy-1cpu]}") the proxy on one core (need ≥ 10×)" "${RPS[brink-1cpu]} >= 10 * ${RPS[proxy-1cpu]}"
+	echo "- brink with 5,000 flags: RSS idle $(mib "${RSSI[brink-5000]}"), under load $(mib "${RSSL[brink-5000]}")"
+} >"$report"
+cat "$report"
+log "logs and raw wrk output: $run"
