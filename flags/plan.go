@@ -13,7 +13,8 @@ type Plan struct {
 	warnings []string
 	all      *Scope
 	scopes   sync.Map // scopeKey -> *Scope
-	segJSON  map[int][]byte
+	segJSON  []byte   // `,"segments":[...]`, empty when the source has none
+	metaJSON []byte   // `,"meta":{...}`, empty when the source has none
 }
 
 // Warnings returns human-readable notes about what Compile could not

@@ -1,11 +1,14 @@
 package flags
 
+import "strings"
+
 // Scope is the subset of a Plan's features one token may see: a project
 // list and a name prefix. It is computed once per (projects, prefix) per
 // Plan and is immutable.
 type Scope struct {
-	// idx are the plan indices of the features in scope, ascending (so
-	// sorted by name).
+	plan *Plan
+	// idx are the plan indices of the features in scope, ascending, so in
+	// name order.
 	idx []int32
 	// in has one bit per plan feature.
 	in []uint64
@@ -15,9 +18,56 @@ type Scope struct {
 func (sc *Scope) Len() int { return len(sc.idx) }
 
 // Contains reports whether the feature name is in sc.
-func (sc *Scope) Contains(name string) bool { return false }
+func (sc *Scope) Contains(name string) bool {
+	i := sc.plan.lookup(name)
+	return i >= 0 && sc.has(i)
+}
 
-// Scope returns the features of p visible to a token for projects (empty or
-// containing "*" means all projects) and namePrefix (empty means all). The
-// result is cached in p.
-func (p *Plan) Scope(projects []string, namePrefix string) *Scope { return &Scope{} }
+func (sc *Scope) has(i int32) bool { return sc.in[i/64]&(1<<(i%64)) != 0 }
+
+// Scope returns the features of p visible to a token for projects (empty,
+// or containing "*", means every project; a feature without project is in
+// "default") and namePrefix (empty means every name). The result is
+// computed once and cached in p; a Scope of another Plan must not be passed
+// to p.
+func (p *Plan) Scope(projects []string, namePrefix string) *Scope {
+	allProjects := len(projects) == 0
+	for _, pr := range projects {
+		if pr == "*" {
+			allProjects = true
+			break
+		}
+	}
+	if allProjects && namePrefix == "" {
+		return p.all
+	}
+	var kb strings.Builder
+	if !allProjects {
+		for _, pr := range projects {
+			kb.WriteString(pr)
+			kb.WriteByte(0)
+		}
+	} else {
+		kb.WriteString("*\x00")
+	}
+	kb.WriteByte(1)
+	kb.WriteString(namePrefix)
+	key := kb.String()
+	if sc, ok := p.scopes.Load(key); ok {
+		return sc.(*Scope)
+	}
+	sc := &Scope{plan: p, in: make([]uint64, (len(p.flags)+63)/64)}
+	for i := range p.flags {
+		f := &p.flags[i]
+		if !strings.HasPrefix(f.name, namePrefix) {
+			continue
+		}
+		if !allProjects && !containsString(projects, f.project) {
+			continue
+		}
+		sc.idx = append(sc.idx, int32(i))
+		sc.in[i/64] |= 1 << (i % 64)
+	}
+	actual, _ := p.scopes.LoadOrStore(key, sc)
+	return actual.(*Scope)
+}
