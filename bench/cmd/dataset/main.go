@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/brink-edge/brink/bench/internal/dataset"
 	"github.com/brink-edge/brink/flags"
 )
 
@@ -39,7 +40,7 @@ func main() {
 		}
 		fallthrough
 	case "bench":
-		doc, used = generate(*n, *seed), "bench"
+		doc, used = dataset.Generate(*n, *seed), "bench"
 	default:
 		fail(fmt.Errorf("unknown -source %q", *source))
 	}

@@ -1,4 +1,6 @@
-package main
+// Package dataset generates deterministic, realistic Unleash flag sets for
+// the loopback benchmarks and the peer comparison in bench/.
+package dataset
 
 import (
 	"fmt"
@@ -10,7 +12,8 @@ import (
 // The wire shapes of an /api/client/features answer, kept local so that the
 // generator does not move when the engine's model does.
 type (
-	clientFeatures struct {
+	// ClientFeatures is the generated document; encode it with encoding/json.
+	ClientFeatures struct {
 		Version  int       `json:"version"`
 		Features []feature `json:"features"`
 		Segments []segment `json:"segments,omitempty"`
@@ -73,15 +76,15 @@ var (
 	nSegments = 4
 )
 
-// generate returns a deterministic dataset of n features that exercises
+// Generate returns a deterministic dataset of n features that exercises
 // what production flag sets hold: gradual rollouts with stickiness and
 // group ids, constraints (IN/NOT_IN, dates, semver, inverted), segments,
 // user lists, strategy variants, feature variants with JSON and string
 // payloads and overrides, and disabled flags. Contexts that set only userId
 // and sessionId see about half of the flags enabled.
-func generate(n int, seed uint64) clientFeatures {
+func Generate(n int, seed uint64) ClientFeatures {
 	r := rand.New(rand.NewPCG(seed, 0x6272696e6b)) // "brink"
-	cf := clientFeatures{Version: 2, Features: make([]feature, 0, n)}
+	cf := ClientFeatures{Version: 2, Features: make([]feature, 0, n)}
 	for id := 1; id <= nSegments; id++ {
 		cf.Segments = append(cf.Segments, segment{ID: id, Constraints: []constraint{
 			{ContextName: "userId", Operator: "NOT_IN", Values: userIDs(r, 3, 100000)},
