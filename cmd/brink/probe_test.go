@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestProbes(t *testing.T) {
+	ready := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/internal-backstage/health":
+			w.Write([]byte(`{"status":"OK"}`))
+		case "/internal-backstage/ready":
+			if !ready {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`{"error":"Edge is not ready to serve requests","status":"NOT_READY"}`))
+				return
+			}
+			w.Write([]byte(`{"status":"READY"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	var out bytes.Buffer
+	if err := run([]string{"health", "--edge-url", srv.URL}, &out, &out); err != nil {
+		t.Fatalf("health: %v", err)
+	}
+	// Global options before the command and mode options given by env.
+	t.Setenv("EDGE_URL", srv.URL)
+	if err := run([]string{"--log-format", "json", "ready"}, &out, &out); err == nil || exitCode(err) != 1 {
+		t.Fatalf("ready while not ready = %v, want a failure with exit 1", err)
+	}
+	ready = true
+	if err := run([]string{"ready", "-l", "json"}, &out, &out); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+	if err := run([]string{"ready", "-e", srv.URL + "/nothing"}, &out, &out); err == nil {
+		t.Fatal("ready against a 404 succeeded")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "no command"},
+		{"unknown command", []string{"serve"}, "unknown command"},
+		{"unknown option", []string{"offline", "--nope"}, "unknown flag"},
+		{"stray argument", []string{"version", "extra"}, "unexpected argument"},
+		{"bad int", []string{"--port", "x", "version"}, "invalid argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(tt.args, &out, &out)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run(%q) = %v (exit %d), want a usage error mentioning %q", tt.args, err, exitCode(err), tt.want)
+			}
+		})
+	}
+}
+
+func TestBadEnvValueIsUsageError(t *testing.T) {
+	t.Setenv("PORT", "eighty")
+	var out bytes.Buffer
+	err := run([]string{"version"}, &out, &out)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "PORT") {
+		t.Fatalf("run with PORT=eighty = %v, want a usage error naming PORT", err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"offline", "--port", "[env: PORT]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	out.Reset()
+	if err := run([]string{"offline", "--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--bootstrap-file", "BOOTSTRAP_FILE", "--client-tokens", "--reload-interval"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("offline help lacks %q", want)
+		}
+	}
+}
