@@ -49,13 +49,13 @@ func setupOffline(fs *flagSet, g *globalOptions) func(io.Writer) error {
 		if o.ReloadInterval < 0 {
 			return usageError{fmt.Errorf("--reload-interval must not be negative, got %d", o.ReloadInterval)}
 		}
-		src, err := flags.NewOffline(cfg)
-		if err != nil {
-			return fmt.Errorf("loading bootstrap: %w", err)
-		}
 		acfg, err := apiConfig(g)
 		if err != nil {
 			return err
+		}
+		src, err := flags.NewOffline(cfg)
+		if err != nil {
+			return fmt.Errorf("loading bootstrap: %w", err)
 		}
 		acfg.Store = src.Store()
 		acfg.Tokens = flags.OfflineTokens(client, frontend)
