@@ -4,6 +4,7 @@
 #
 #   bench/compare.sh                 # about 3 minutes on 2 cores
 #   DURATION=5s WARMUP=2s bench/compare.sh
+#   DATASET=bench bench/compare.sh   # the generator with ~17 KB answers
 #
 # What it does, all on 127.0.0.1:
 #   1. scripts/install-test-deps.sh (wrk, Node 22, the proxy; idempotent),
@@ -36,20 +37,22 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
+WRK_TIMEOUT=${WRK_TIMEOUT:-10s} # wrk's per-request timeout (its default, 2s, drops the proxy's slow 5,000-flag answers)
 BASE_PORT=${BASE_PORT:-18060}
 SEED=${SEED:-1}
+DATASET=${DATASET:-auto} # bench/cmd/dataset -source: auto (flags.GenerateDataset), flags or bench
 CLIENT_TOKEN='*:development.abc123'
 FRONTEND_TOKEN='*:development.fe123'
 PROXY_SECRET='proxy-secret-bench'
 
-secs() { local d=$1; case $d in *m) echo $((${d%m} * 60)) ;; *s) echo "${d%s}" ;; *) echo "$d" ;; esac; }
-wrk_limit=$(($(secs "$DURATION") + $(secs "$WARMUP") + 30))
+secs() { local d=$1; case $d in *m) echo $((${d%m} * 60)) ;; *ms) echo 1 ;; *s) echo "${d%s}" ;; *) echo "$d" ;; esac; }
+wrk_limit=$(($(secs "$DURATION") + $(secs "$WARMUP") + $(secs "$WRK_TIMEOUT") + 30))
 
 run=$root/.cache/bench/run-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run"
 node22=$root/.cache/bin/node22
 proxy_dir=$root/.cache/unleash-proxy
-brink=$root/.cache/brink
+brink=${BRINK_BIN:-$root/.cache/brink} # BRINK_BIN: measure a prebuilt binary instead of building one
 
 log() { echo "compare: $*" >&2; }
 die() {
@@ -144,7 +147,7 @@ load() {
 	[ -n "$wcpu" ] && pre+=(taskset -c "$wcpu")
 	local idle
 	idle=$(kb "$pid" VmRSS)
-	"${pre[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s bench/wrk/rotate.lua "$url" -- "$auth" >"$run/$row.warmup" 2>&1 ||
+	"${pre[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" --timeout "$WRK_TIMEOUT" -s bench/wrk/rotate.lua "$url" -- "$auth" >"$run/$row.warmup" 2>&1 ||
 		die "wrk warm-up for $row failed: $(tail -3 "$run/$row.warmup")"
 	# Sample VmRSS every 0.2 s while wrk runs (bounded by the wrk limit).
 	(
@@ -160,8 +163,8 @@ load() {
 	local t0 c0
 	t0=$(date +%s%N)
 	c0=$(cpu_ticks "$pid")
-	echo "${pre[*]} wrk -t$THREADS -c$CONNS -d$DURATION -s bench/wrk/rotate.lua '$url' -- '<token>'" >"$run/$row.cmd"
-	"${pre[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/wrk/rotate.lua "$url" -- "$auth" >"$run/$row.wrk" 2>&1 ||
+	echo "${pre[*]} wrk -t$THREADS -c$CONNS -d$DURATION --timeout $WRK_TIMEOUT -s bench/wrk/rotate.lua '$url' -- '<token>'" >"$run/$row.cmd"
+	"${pre[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout "$WRK_TIMEOUT" -s bench/wrk/rotate.lua "$url" -- "$auth" >"$run/$row.wrk" 2>&1 ||
 		die "wrk for $row failed: $(tail -3 "$run/$row.wrk")"
 	local c1 t1
 	c1=$(cpu_ticks "$pid")
@@ -183,11 +186,11 @@ scripts/install-test-deps.sh >&2
 for t in wrk curl taskset timeout go; do command -v "$t" >/dev/null || die "$t not found"; done
 [ -x "$node22" ] || die "$node22 missing (scripts/install-test-deps.sh)"
 log "building brink and the bench tools"
-go build -o "$brink" ./cmd/brink || die "go build ./cmd/brink failed"
+if [ -z "${BRINK_BIN:-}" ]; then go build -o "$brink" ./cmd/brink || die "go build ./cmd/brink failed"; fi
 go build -o "$run/peercheck" ./bench/cmd/peercheck
 go build -o "$run/dataset" ./bench/cmd/dataset
 for n in 200 350 5000; do
-	"$run/dataset" -n "$n" -seed "$SEED" >"$run/features-$n.json" 2>>"$run/dataset.log"
+	"$run/dataset" -n "$n" -seed "$SEED" -source "$DATASET" >"$run/features-$n.json" 2>>"$run/dataset.log"
 done
 
 p_brink=$BASE_PORT p_proxy=$((BASE_PORT + 1)) p_brink1=$((BASE_PORT + 2)) p_proxy1=$((BASE_PORT + 3))
@@ -251,8 +254,8 @@ report=$run/report.md
 {
 	echo "### Peer comparison: brink vs @unleash/proxy ($(date -u +%Y-%m-%dT%H:%MZ))"
 	echo
-	echo "- command: \`DURATION=$DURATION WARMUP=$WARMUP THREADS=$THREADS CONNS=$CONNS bench/compare.sh\`"
-	echo "- load per row: $WARMUP unrecorded warm-up, then \`wrk -t$THREADS -c$CONNS -d$DURATION -s bench/wrk/rotate.lua URL -- TOKEN\` (wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), new userId and sessionId on every request, no Accept-Encoding)"
+	echo "- command: \`DATASET=$DATASET DURATION=$DURATION WARMUP=$WARMUP THREADS=$THREADS CONNS=$CONNS bench/compare.sh\`"
+	echo "- load per row: $WARMUP unrecorded warm-up, then \`wrk -t$THREADS -c$CONNS -d$DURATION --timeout $WRK_TIMEOUT -s bench/wrk/rotate.lua URL -- TOKEN\` (wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), new userId and sessionId on every request, no Accept-Encoding)"
 	echo "- brink: \`brink offline -b features-N.json --client-tokens '$CLIENT_TOKEN' --frontend-tokens '$FRONTEND_TOKEN' -p PORT -i 127.0.0.1\`, \`GET /api/frontend\`"
 	echo "- proxy: \`UNLEASH_URL=http://127.0.0.1:<brink>/api UNLEASH_API_TOKEN='$CLIENT_TOKEN' UNLEASH_PROXY_CLIENT_KEYS=… node22 dist/start.js\`, \`GET /proxy\`, features read from brink's /api/client/features"
 	echo "- datasets: \`bench/cmd/dataset -n N -seed $SEED\` ($(sort -u "$run/dataset.log" | sed -n 's/.*generator \(.*\)/\1/p' | head -1) generator); /api/client/features: $(for n in 200 350 5000; do printf '%s flags %s KB; ' "$n" $(($(wc -c <"$run/features-$n.json") / 1024)); done)"
@@ -268,12 +271,15 @@ report=$run/report.md
 		peer=$(peer_of "$name")
 		rat="1.0× (base)"
 		[ -n "$peer" ] && rat="$(ratio "${RPS[$name]}" "${RPS[$peer]:-0}") $peer"
-		errs=$(field errors_status "$line")
 		note=""
-		[ "${errs:-0}" != 0 ] && note=" ($errs non-2xx)"
+		for e in status timeout connect read write; do
+			n=$(field "errors_$e" "$line")
+			[ "${n:-0}" != 0 ] && note="$note, $n $e errors"
+		done
+		[ -n "$note" ] && note=" (${note#, })"
 		printf '| %s | %s | %s | %.0f%s | %s | %s | %s | %s | %s | %s%% | %s |\n' \
 			"$(label "$name") \`$name\`" "$nflags" "$cpus" "${RPS[$name]}" "$note" "$(ms "${P50[$name]}")" "$(ms "${P99[$name]}")" \
-			"$(awk -v b="$bytes" -v n="$req" 'BEGIN{printf "%.1f KB", b / n / 1024}')" \
+			"$(awk -v b="$bytes" -v n="$req" 'BEGIN{if (n > 0) printf "%.1f KB", b / n / 1024; else printf "–"}')" \
 			"$(mib "$idle")" "$(mib "$loadrss")" "$cpu" "$rat"
 	done
 	echo "| Unleash Edge, published ([E] docs/benchmarking.md) | 350 (100 kB) | 1 (Docker --cpus=1) | 6,900 | – | 7.4 ms (p95) | – | – | 6.7 MiB | – | $(ratio "${RPS[brink-1cpu-350]}" 6900) brink-1cpu-350 vs it |"
