@@ -7,7 +7,7 @@ import (
 
 // buildClientJSON serialises every feature, and the segment list, once.
 func (p *Plan) buildClientJSON() {
-	var buf []byte
+	buf := make([]byte, 0, 512*len(p.flags))
 	spans := make([]span, len(p.flags))
 	for i := range p.flags {
 		start := len(buf)
@@ -380,5 +380,6 @@ func appendSegmentJSON(dst []byte, s *Segment) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendInt(dst, s.ID)
 	dst = append(dst, `,"constraints":`...)
-	return appendConstraintsJSON(dst, s.Constraints)
+	dst = appendConstraintsJSON(dst, s.Constraints)
+	return append(dst, '}')
 }

@@ -67,6 +67,7 @@ func Compile(cf *ClientFeatures) *Plan {
 		kept = append(kept, fi)
 	}
 
+	rc := &regexCache{}
 	segs := make(map[int][]cconstraint, len(cf.Segments))
 	for i := range cf.Segments {
 		s := &cf.Segments[i]
@@ -75,7 +76,7 @@ func Compile(cf *ClientFeatures) *Plan {
 		}
 		cs := make([]cconstraint, 0, len(s.Constraints))
 		for j := range s.Constraints {
-			cs = append(cs, compileConstraint(&s.Constraints[j], warn))
+			cs = append(cs, compileConstraint(&s.Constraints[j], rc, warn))
 		}
 		segs[s.ID] = cs
 	}
@@ -86,9 +87,9 @@ func Compile(cf *ClientFeatures) *Plan {
 		p.index[cf.Features[fi].Name] = int32(i)
 	}
 	for i, fi := range kept {
-		p.compileFlag(&p.flags[i], &cf.Features[fi], segs)
+		p.compileFlag(&p.flags[i], &cf.Features[fi], segs, rc)
 	}
-	var buf []byte
+	buf := make([]byte, 0, 320*len(p.flags))
 	spans := make([][]span, len(p.flags))
 	for i := range p.flags {
 		buf, spans[i] = p.buildFragments(buf, &p.flags[i])
@@ -106,7 +107,7 @@ func Compile(cf *ClientFeatures) *Plan {
 	return p
 }
 
-func (p *Plan) compileFlag(f *cflag, src *Feature, segs map[int][]cconstraint) {
+func (p *Plan) compileFlag(f *cflag, src *Feature, segs map[int][]cconstraint, rc *regexCache) {
 	warn := func(msg string) {
 		p.warnings = append(p.warnings, "feature "+strconv.Quote(src.Name)+": "+msg)
 	}
@@ -119,7 +120,7 @@ func (p *Plan) compileFlag(f *cflag, src *Feature, segs map[int][]cconstraint) {
 	f.enabled = src.Enabled
 	f.impression = src.ImpressionData
 	for i := range src.Strategies {
-		cs := compileStrategy(&src.Strategies[i], src.Name, segs, warn)
+		cs := compileStrategy(&src.Strategies[i], src.Name, segs, rc, warn)
 		if cs.variants != nil {
 			f.hasStratVariants = true
 		}

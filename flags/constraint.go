@@ -67,7 +67,7 @@ type cconstraint struct {
 
 // compileConstraint compiles c. A constraint that cannot be compiled
 // becomes opFalse (false whatever inverted says) and adds a warning.
-func compileConstraint(c *Constraint, warn func(string)) cconstraint {
+func compileConstraint(c *Constraint, rc *regexCache, warn func(string)) cconstraint {
 	cc := cconstraint{field: resolveField(c.ContextName), inverted: c.Inverted}
 	op, ok := operators[c.Operator]
 	if !ok {
@@ -119,7 +119,7 @@ func compileConstraint(c *Constraint, warn func(string)) cconstraint {
 		if c.CaseInsensitive {
 			pat = "(?i)" + pat
 		}
-		re, err := regexp.Compile(pat)
+		re, err := rc.compile(pat)
 		if err != nil {
 			warn("constraint on " + strconv.Quote(c.ContextName) + ": invalid regex " + strconv.Quote(c.Value) + " evaluates to false: " + err.Error())
 			return cconstraint{op: opFalse}
@@ -132,6 +132,35 @@ func compileConstraint(c *Constraint, warn func(string)) cconstraint {
 	}
 	cc.op = op
 	return cc
+}
+
+// regexCache shares compiled regexes between the constraints of one
+// Compile: a *regexp.Regexp is safe for concurrent use.
+type regexCache struct {
+	res  map[string]*regexp.Regexp
+	errs map[string]error
+}
+
+func (rc *regexCache) compile(pat string) (*regexp.Regexp, error) {
+	if re, ok := rc.res[pat]; ok {
+		return re, nil
+	}
+	if err, ok := rc.errs[pat]; ok {
+		return nil, err
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		if rc.errs == nil {
+			rc.errs = map[string]error{}
+		}
+		rc.errs[pat] = err
+		return nil, err
+	}
+	if rc.res == nil {
+		rc.res = map[string]*regexp.Regexp{}
+	}
+	rc.res[pat] = re
+	return re, nil
 }
 
 // parseNumber parses a decimal number as Rust's f64 parser does (no hex

@@ -140,7 +140,7 @@ func TestClientSpecification(t *testing.T) {
 						t.Fatal(err)
 					}
 					got := plan.GetVariant(tc.ToggleName, tc.Context.toContext())
-					gotV := specVariant{Name: got.Name, Enabled: got.Enabled, FeatureEnabled: got.FeatureEnabled, Payload: got.Payload}
+					gotV := specVariant(got)
 					if !reflect.DeepEqual(gotV, want) {
 						t.Errorf("GetVariant(%q) = %+v (payload %+v), want %+v (payload %+v)", tc.ToggleName, gotV, gotV.Payload, want, want.Payload)
 					}

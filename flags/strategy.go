@@ -50,7 +50,7 @@ var hostname = sync.OnceValue(func() string {
 
 // compileStrategy compiles s of the feature flagName. segs maps segment
 // ids to their compiled constraints.
-func compileStrategy(s *Strategy, flagName string, segs map[int][]cconstraint, warn func(string)) cstrategy {
+func compileStrategy(s *Strategy, flagName string, segs map[int][]cconstraint, rc *regexCache, warn func(string)) cstrategy {
 	cs := cstrategy{kind: stratFalse}
 	param := func(k string) (string, bool) {
 		v, ok := s.Parameters[k]
@@ -130,7 +130,7 @@ func compileStrategy(s *Strategy, flagName string, segs map[int][]cconstraint, w
 		warn("unknown strategy " + strconv.Quote(s.Name) + " evaluates to false")
 	}
 	for i := range s.Constraints {
-		cs.constraints = append(cs.constraints, compileConstraint(&s.Constraints[i], warn))
+		cs.constraints = append(cs.constraints, compileConstraint(&s.Constraints[i], rc, warn))
 	}
 	for _, id := range s.Segments {
 		sc, ok := segs[id]
