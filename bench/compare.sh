@@ -282,7 +282,7 @@ report=$run/report.md
 			"$(awk -v b="$bytes" -v n="$req" 'BEGIN{if (n > 0) printf "%.1f KB", b / n / 1024; else printf "–"}')" \
 			"$(mib "$idle")" "$(mib "$loadrss")" "$cpu" "$rat"
 	done
-	echo "| Unleash Edge, published ([E] docs/benchmarking.md) | 350 (100 kB) | 1 (Docker --cpus=1) | 6,900 | – | 7.4 ms (p95) | – | – | 6.7 MiB | – | $(ratio "${RPS[brink-1cpu-350]}" 6900) brink-1cpu-350 vs it |"
+	echo "| Unleash Edge, published ([E] docs/benchmarking.md) | 350 (100 kB) | 1 (Docker --cpus=1) | 6,900 | – | 7.4 ms (p95) | – | – | 6.7 MiB | – | brink-1cpu-350 = $(ratio "${RPS[brink-1cpu-350]}" 6900) this |"
 	echo
 	echo "Answer = bytes read per request, headers included. RSS load = the largest VmRSS sampled every 0.2 s during the measured run. Server CPU = its user+system time over the run, in % of one core."
 	echo
