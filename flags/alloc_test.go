@@ -53,6 +53,19 @@ func TestAllocsAppendFrontend(t *testing.T) {
 	}
 }
 
+func TestAllocsScopeLookup(t *testing.T) {
+	p := Compile(GenerateDataset(200, 1))
+	projects := []string{"default", "checkout"}
+	sc := p.Scope(projects, "search.")
+	if got := minAllocsPerRun(100, func() {
+		if p.Scope(projects, "search.") != sc {
+			t.Fatal("scope not cached")
+		}
+	}); got != 0 {
+		t.Errorf("cached Scope lookup: %v allocations, want 0", got)
+	}
+}
+
 func TestAllocsHotFlag(t *testing.T) {
 	cf := &ClientFeatures{Version: 2, Segments: []Segment{{ID: 1, Constraints: []Constraint{
 		{ContextName: "remoteAddress", Operator: "IN_CIDR", Values: []string{"10.0.0.0/8"}},

@@ -10,8 +10,16 @@ import (
 // or adds a feature by name, feature-removed deletes one by name,
 // segment-updated replaces or adds a segment by id, segment-removed deletes
 // one by id. Unknown event types are ignored. Features end sorted by name.
-// A Plan compiled from cf must be recompiled afterwards.
+//
+// cf itself is modified, but the feature and segment slices are replaced,
+// never written in place, so a Plan compiled from a shallow copy of cf
+// keeps working: next := *plan.Source(); next.ApplyDelta(events);
+// Compile(&next).
 func (cf *ClientFeatures) ApplyDelta(events []DeltaEvent) {
+	cf.Features = slices.Clone(cf.Features)
+	if cf.Segments != nil {
+		cf.Segments = slices.Clone(cf.Segments)
+	}
 	for i := range events {
 		e := &events[i]
 		switch e.Type {

@@ -85,3 +85,27 @@ func TestApplyDeltaDoesNotAliasEvents(t *testing.T) {
 		t.Fatal("ApplyDelta aliases the hydration event's features")
 	}
 }
+
+func TestApplyDeltaKeepsCompiledPlan(t *testing.T) {
+	cf := &ClientFeatures{Version: 2, Features: []Feature{
+		{Name: "a", Enabled: true, Strategies: []Strategy{}},
+		{Name: "b", Enabled: true, Strategies: []Strategy{}},
+	}}
+	p := Compile(cf)
+	before := string(p.AppendClientFeatures(nil, nil, nil))
+	next := *p.Source()
+	next.ApplyDelta([]DeltaEvent{
+		{Type: DeltaFeatureRemoved, FeatureName: "a"},
+		{Type: DeltaFeatureUpdated, Feature: &Feature{Name: "b", Enabled: false}},
+	})
+	p2 := Compile(&next)
+	if !p.IsEnabled("a", nil) || !p.IsEnabled("b", nil) || p.Source().Features[0].Name != "a" {
+		t.Fatal("ApplyDelta on a copy changed the original plan")
+	}
+	if got := string(p.AppendClientFeatures(nil, nil, nil)); got != before {
+		t.Fatalf("client features changed: %s", got)
+	}
+	if p2.Len() != 1 || p2.IsEnabled("b", nil) {
+		t.Fatalf("new plan: Len %d, b enabled %v", p2.Len(), p2.IsEnabled("b", nil))
+	}
+}

@@ -187,3 +187,26 @@ func TestCompileWarningsAndEdgeCases(t *testing.T) {
 		t.Errorf("Compile(nil) / Source")
 	}
 }
+
+func TestPlanConcurrentUse(t *testing.T) {
+	p := Compile(GenerateDataset(200, 5))
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			ctx := DatasetContext()
+			var buf []byte
+			for i := range 200 {
+				sc := p.Scope([]string{"default", []string{"search", "mobile"}[(g+i)%2]}, "")
+				buf = p.AppendFrontend(buf[:0], sc, ctx, i%2 == 0)
+				if !json.Valid(buf) {
+					t.Error("invalid JSON")
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

@@ -1,6 +1,9 @@
 package flags
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Plan is a ClientFeatures payload compiled for evaluation: everything that
 // does not depend on the evaluation Context is decided once, in Compile,
@@ -12,9 +15,12 @@ type Plan struct {
 	index    map[string]int32
 	warnings []string
 	all      *Scope
-	scopes   sync.Map // scopeKey -> *Scope
-	segJSON  []byte   // `,"segments":[...]`, empty when the source has none
-	metaJSON []byte   // `,"meta":{...}`, empty when the source has none
+	// scopes maps a scope key to its Scope; copied on write under scopeMu
+	// so lookups take no lock and allocate nothing.
+	scopes   atomic.Pointer[map[string]*Scope]
+	scopeMu  sync.Mutex
+	segJSON  []byte // `,"segments":[...]`, empty when the source has none
+	metaJSON []byte // `,"meta":{...}`, empty when the source has none
 }
 
 // Warnings returns human-readable notes about what Compile could not

@@ -27,9 +27,10 @@ func (sc *Scope) has(i int32) bool { return sc.in[i/64]&(1<<(i%64)) != 0 }
 
 // Scope returns the features of p visible to a token for projects (empty,
 // or containing "*", means every project; a feature without project is in
-// "default") and namePrefix (empty means every name). The result is
-// computed once and cached in p; a Scope of another Plan must not be passed
-// to p.
+// "default") and namePrefix (empty means every name). Each scope is
+// computed once and cached in p; looking a cached one up allocates nothing
+// unless the key exceeds 512 bytes. A Scope of another Plan must not be
+// passed to p.
 func (p *Plan) Scope(projects []string, namePrefix string) *Scope {
 	allProjects := len(projects) == 0
 	for _, pr := range projects {
@@ -41,20 +42,20 @@ func (p *Plan) Scope(projects []string, namePrefix string) *Scope {
 	if allProjects && namePrefix == "" {
 		return p.all
 	}
-	var kb strings.Builder
-	if !allProjects {
-		for _, pr := range projects {
-			kb.WriteString(pr)
-			kb.WriteByte(0)
-		}
+	var kb [512]byte
+	key := kb[:0]
+	if allProjects {
+		key = append(key, "*\x00"...)
 	} else {
-		kb.WriteString("*\x00")
+		for _, pr := range projects {
+			key = append(append(key, pr...), 0)
+		}
 	}
-	kb.WriteByte(1)
-	kb.WriteString(namePrefix)
-	key := kb.String()
-	if sc, ok := p.scopes.Load(key); ok {
-		return sc.(*Scope)
+	key = append(append(key, 1), namePrefix...)
+	if m := p.scopes.Load(); m != nil {
+		if sc, ok := (*m)[string(key)]; ok {
+			return sc
+		}
 	}
 	sc := &Scope{plan: p, in: make([]uint64, (len(p.flags)+63)/64)}
 	for i := range p.flags {
@@ -68,6 +69,28 @@ func (p *Plan) Scope(projects []string, namePrefix string) *Scope {
 		sc.idx = append(sc.idx, int32(i))
 		sc.in[i/64] |= 1 << (i % 64)
 	}
-	actual, _ := p.scopes.LoadOrStore(key, sc)
-	return actual.(*Scope)
+	p.scopeMu.Lock()
+	defer p.scopeMu.Unlock()
+	old := p.scopes.Load()
+	if old != nil {
+		if prev, ok := (*old)[string(key)]; ok {
+			return prev
+		}
+	}
+	next := make(map[string]*Scope, 1+lenMap(old))
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[string(key)] = sc
+	p.scopes.Store(&next)
+	return sc
+}
+
+func lenMap(m *map[string]*Scope) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
