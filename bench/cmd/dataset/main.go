@@ -26,8 +26,10 @@ func main() {
 	source := flag.String("source", "auto", "generator: auto, flags (flags.GenerateDataset) or bench (this command's)")
 	flag.Parse()
 
-	var doc any
-	used := *source
+	var (
+		doc  any
+		used string
+	)
 	switch *source {
 	case "flags", "auto":
 		cf := flags.GenerateDataset(*n, int64(*seed))
