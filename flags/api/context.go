@@ -3,21 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/brink-edge/brink/flags"
-)
-
-// Errors of context parsing; they are the explanation of the 400 answer.
-var (
-	errPropertiesNotMap = errors.New("query: properties must be given as properties[name]=value")
-	errNestedProperty   = errors.New("query: properties[name] cannot be nested")
-	errNestedKey        = errors.New("query: only properties[name] may use brackets")
-	errBodyNotObject    = errors.New("body: the context must be a JSON object")
-	errBodyJSON         = errors.New("body: not valid JSON")
 )
 
 // parseQueryContext fills c from a GET query string, as Unleash Edge does:

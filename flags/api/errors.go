@@ -3,11 +3,29 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+)
+
+// Errors returned by New.
+var (
+	ErrNoStore  = errors.New("api: config has no Store")
+	ErrNoTokens = errors.New("api: config has no Tokens")
+)
+
+// Errors of request parsing; they are the explanation of the 400 answer.
+var (
+	errPropertiesNotMap = errors.New("query: properties must be given as properties[name]=value")
+	errNestedProperty   = errors.New("query: properties[name] cannot be nested")
+	errNestedKey        = errors.New("query: only properties[name] may use brackets")
+	errBodyNotObject    = errors.New("body: a JSON object is required")
+	errBodyJSON         = errors.New("body: not valid JSON")
+	errEmptyBody        = errors.New("body: empty, a JSON object is required")
+	errNoIdentifier     = errors.New("body: identifier is required")
 )
 
 // reason says why a request was rejected; it indexes the rejection

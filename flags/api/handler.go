@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -130,12 +129,6 @@ type Handler struct {
 }
 
 var _ fasthttp.RequestHandler = (*Handler)(nil).Handle
-
-// Errors returned by New.
-var (
-	ErrNoStore  = errors.New("api: config has no Store")
-	ErrNoTokens = errors.New("api: config has no Tokens")
-)
 
 // New returns a Handler for cfg after filling defaults. It fails when
 // Store or Tokens is missing.

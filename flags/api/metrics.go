@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -13,8 +14,6 @@ import (
 
 var (
 	nullETag          = appendETag(nil, []byte("null"))
-	errEmptyBody      = errors.New("body: empty, a JSON object is required")
-	errNoIdentifier   = errors.New("body: identifier is required")
 	nullBody          = []byte("null")
 	hdrEdgeVersionKey = "X-Edge-Version"
 )
@@ -34,9 +33,19 @@ func decodeBody(body []byte, v any) error {
 		if errors.As(err, &se) {
 			return errBodyJSON
 		}
-		return errors.New("body: " + err.Error())
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return errors.New("body: field " + te.Field + " cannot hold a JSON " + te.Value)
+		}
+		return err
 	}
 	return nil
+}
+
+// explain turns a parsing or validation error into the explanation of a
+// 400 answer.
+func explain(err error) string {
+	return strings.TrimPrefix(err.Error(), "flags: ")
 }
 
 // accepted answers 202. The client API answers with the JSON body null
@@ -62,7 +71,7 @@ func (h *Handler) serveMetrics(ctx *fasthttp.RequestCtx, rt route, tok *flags.To
 		err = m.Validate()
 	}
 	if err != nil {
-		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, err.Error())
+		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, explain(err))
 		return
 	}
 	sdkReports.Inc()
@@ -81,7 +90,7 @@ func (h *Handler) serveBulk(ctx *fasthttp.RequestCtx, rt route, tok *flags.Token
 		err = b.Validate()
 	}
 	if err != nil {
-		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, err.Error())
+		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, explain(err))
 		return
 	}
 	sdkReports.Inc()
@@ -102,7 +111,7 @@ func (h *Handler) serveRegister(ctx *fasthttp.RequestCtx, rt route, tok *flags.T
 		err = app.Validate()
 	}
 	if err != nil {
-		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, err.Error())
+		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, explain(err))
 		return
 	}
 	sdkType := "backend"
@@ -165,7 +174,7 @@ func (h *Handler) serveInstanceReport(ctx *fasthttp.RequestCtx, rt route) {
 		err = errNoIdentifier
 	}
 	if err != nil {
-		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, err.Error())
+		h.rejectWith(ctx, rt, reasonBadBody, fasthttp.StatusBadRequest, explain(err))
 		return
 	}
 	h.instances.put(probe.Identifier, json.RawMessage(bytes.Clone(body)))
