@@ -1,6 +1,7 @@
 package flags
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -15,6 +16,27 @@ type Snapshot struct {
 	Loaded time.Time
 	// Origin says where the state came from (a file path, an upstream URL).
 	Origin string
+	// Projects are the projects whose flags the state holds, as fetched by
+	// the tokens that filled it; nil means every project (offline mode: the
+	// file is the whole truth). A token asking for a project outside it has
+	// no data here yet.
+	Projects []string
+}
+
+// Covers reports whether the snapshot holds every project tok may see.
+func (s *Snapshot) Covers(tok *Token) bool {
+	if s.Projects == nil || slices.Contains(s.Projects, "*") {
+		return true
+	}
+	if len(tok.Projects) == 0 || tok.AllProjects() {
+		return false
+	}
+	for _, p := range tok.Projects {
+		if !slices.Contains(s.Projects, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Store holds the current Snapshot of every environment and swaps them
@@ -58,7 +80,13 @@ func (s *Store) Environments() map[string]*Snapshot {
 
 // Publish makes plan the current state of env and returns its snapshot.
 func (s *Store) Publish(env string, plan *Plan, origin string) *Snapshot {
-	snap := &Snapshot{Plan: plan, Version: s.version.Add(1), Loaded: time.Now(), Origin: origin}
+	return s.PublishProjects(env, plan, origin, nil)
+}
+
+// PublishProjects is Publish for a state that holds only the flags of
+// projects (see Snapshot.Projects).
+func (s *Store) PublishProjects(env string, plan *Plan, origin string, projects []string) *Snapshot {
+	snap := &Snapshot{Plan: plan, Version: s.version.Add(1), Loaded: time.Now(), Origin: origin, Projects: projects}
 	for {
 		old := s.envs.Load()
 		next := make(map[string]*Snapshot, 1)

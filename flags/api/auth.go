@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"slices"
 
 	"github.com/valyala/fasthttp"
 
@@ -58,29 +57,4 @@ func typeAllowed(t flags.TokenType, k routeKind) bool {
 		return k == kindFrontend || k == kindIngest
 	}
 	return false
-}
-
-// covers reports whether the flag state of snap holds every project tok
-// may see. A state whose source names the projects it was fetched for
-// (its query.projects, as an upstream answer carries) covers a token only
-// when those include "*" or all of the token's projects; a state without
-// that information (an offline bootstrap) covers every token.
-func covers(snap *flags.Snapshot, tok *flags.Token) bool {
-	src := snap.Plan.Source()
-	if src == nil || src.Query == nil || len(src.Query.Projects) == 0 {
-		return true
-	}
-	have := src.Query.Projects
-	if slices.Contains(have, "*") {
-		return true
-	}
-	if len(tok.Projects) == 0 || tok.AllProjects() {
-		return false
-	}
-	for _, p := range tok.Projects {
-		if !slices.Contains(have, p) {
-			return false
-		}
-	}
-	return true
 }

@@ -640,9 +640,7 @@ func TestNotHydrated511(t *testing.T) {
 	store := new(flags.Store)
 	store.Publish("development", compile(t, testFlags), "test")
 	// "staging" was fetched for project default only.
-	cf, _ := flags.DecodeClientFeatures([]byte(testFlags))
-	cf.Query = &flags.Query{Projects: []string{"default"}, Environment: "staging"}
-	store.Publish("staging", flags.Compile(cf), "test")
+	store.PublishProjects("staging", compile(t, testFlags), "test", []string{"default"})
 	tokens := testTokens()
 	tokens.Add(flags.Token{Raw: "other:staging.fe", Type: flags.TokenFrontend, Environment: "staging", Projects: []string{"other"}, Status: flags.TokenValidated})
 	tokens.Add(flags.Token{Raw: "default:staging.fe", Type: flags.TokenFrontend, Environment: "staging", Projects: []string{"default"}, Status: flags.TokenValidated})
