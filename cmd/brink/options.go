@@ -191,3 +191,97 @@ func (o *probeOptions) register(fs *flagSet) {
 }
 
 func lookupEnv(k string) string { return os.Getenv(k) }
+
+// edgeOptions are the options of `brink edge` (Unleash Edge's EdgeArgs).
+type edgeOptions struct {
+	UpstreamURL                string
+	BackupFolder               string
+	MetricsInterval            int
+	FeaturesRefreshInterval    int
+	TokenRevalidationInterval  int
+	Tokens                     []string
+	PretrustedTokens           []string
+	CustomClientHeaders        []string
+	SkipSSLVerification        bool
+	PKCS8ClientCertificateFile string
+	PKCS8ClientKeyFile         string
+	PKCS12IdentityFile         string
+	PKCS12Passphrase           string
+	UpstreamCertificateFile    string
+	UpstreamRequestTimeout     int
+	UpstreamSocketTimeout      int
+	ClientKeepaliveTimeout     int
+	UpstreamAuthHeader         string
+	RedisURL                   []string
+	RedisMode                  string
+	RedisPassword              string
+	RedisUsername              string
+	RedisHost                  string
+	RedisPort                  int
+	RedisSecure                bool
+	RedisScheme                string
+	RedisReadTimeoutMillis     int
+	RedisWriteTimeoutMillis    int
+	Streaming                  bool
+}
+
+func (o *edgeOptions) register(fs *flagSet) {
+	fs.StringVarP(&o.UpstreamURL, "upstream-url", "u", "", "Unleash (or another brink/Edge) base URL, without /api")
+	fs.env("upstream-url", "UPSTREAM_URL")
+	fs.StringVarP(&o.BackupFolder, "backup-folder", "b", "", "persist features and tokens in this folder; excludes --redis-url")
+	fs.env("backup-folder", "BACKUP_FOLDER")
+	fs.IntVarP(&o.MetricsInterval, "metrics-interval-seconds", "m", 60, "how often SDK metrics are posted upstream")
+	fs.env("metrics-interval-seconds", "METRICS_INTERVAL_SECONDS")
+	fs.IntVarP(&o.FeaturesRefreshInterval, "features-refresh-interval-seconds", "f", 10, "seconds between feature refreshes per token")
+	fs.env("features-refresh-interval-seconds", "FEATURES_REFRESH_INTERVAL_SECONDS")
+	fs.IntVar(&o.TokenRevalidationInterval, "token-revalidation-interval-seconds", 3600, "seconds between revalidations of known tokens")
+	fs.env("token-revalidation-interval-seconds", "TOKEN_REVALIDATION_INTERVAL_SECONDS")
+	fs.StringSliceVarP(&o.Tokens, "tokens", "t", nil, "client tokens fetched at start-up (hot start), comma-separated")
+	fs.env("tokens", "TOKENS")
+	fs.StringSliceVarP(&o.PretrustedTokens, "pretrusted-tokens", "P", nil, "frontend tokens trusted without asking upstream, comma-separated")
+	fs.env("pretrusted-tokens", "PRETRUSTED_TOKENS")
+	fs.StringArrayVarP(&o.CustomClientHeaders, "custom-client-headers", "H", nil, "header added to every upstream request, as 'Name: value' (repeatable)")
+	fs.env("custom-client-headers", "CUSTOM_CLIENT_HEADERS")
+	fs.BoolVarP(&o.SkipSSLVerification, "skip-ssl-verification", "s", false, "do not verify the upstream's TLS certificate")
+	fs.env("skip-ssl-verification", "SKIP_SSL_VERIFICATION")
+	fs.StringVar(&o.PKCS8ClientCertificateFile, "pkcs8-client-certificate-file", "", "client certificate chain (PEM) for mutual TLS to upstream")
+	fs.env("pkcs8-client-certificate-file", "PKCS8_CLIENT_CERTIFICATE_FILE")
+	fs.StringVar(&o.PKCS8ClientKeyFile, "pkcs8-client-key-file", "", "PKCS#8 PEM key of the client certificate")
+	fs.env("pkcs8-client-key-file", "PKCS8_CLIENT_KEY_FILE")
+	fs.StringVar(&o.PKCS12IdentityFile, "pkcs12-identity-file", "", "client identity in PKCS#12 (.pfx) for mutual TLS to upstream")
+	fs.env("pkcs12-identity-file", "PKCS12_IDENTITY_FILE")
+	fs.StringVar(&o.PKCS12Passphrase, "pkcs12-passphrase", "", "passphrase of the PKCS#12 file")
+	fs.env("pkcs12-passphrase", "PKCS12_PASSPHRASE")
+	fs.StringVar(&o.UpstreamCertificateFile, "upstream-certificate-file", "", "extra CA certificate (PEM) to trust for the upstream")
+	fs.env("upstream-certificate-file", "UPSTREAM_CERTIFICATE_FILE")
+	fs.IntVar(&o.UpstreamRequestTimeout, "upstream-request-timeout", 5, "upstream connect timeout in seconds")
+	fs.env("upstream-request-timeout", "UPSTREAM_REQUEST_TIMEOUT")
+	fs.IntVar(&o.UpstreamSocketTimeout, "upstream-socket-timeout", 5, "upstream read timeout in seconds")
+	fs.env("upstream-socket-timeout", "UPSTREAM_SOCKET_TIMEOUT")
+	fs.IntVar(&o.ClientKeepaliveTimeout, "client-keepalive-timeout", 15, "keep-alive of upstream connections in seconds")
+	fs.env("client-keepalive-timeout", "CLIENT_KEEPALIVE_TIMEOUT")
+	fs.StringVar(&o.UpstreamAuthHeader, "upstream-auth-header", "", "header carrying the token upstream (default Authorization; --token-header sets it too)")
+	fs.env("upstream-auth-header", "UPSTREAM_AUTH_HEADER")
+	fs.StringSliceVar(&o.RedisURL, "redis-url", nil, "Redis URL(s) for persistence; several mean cluster nodes; excludes --backup-folder")
+	fs.env("redis-url", "REDIS_URL")
+	fs.StringVar(&o.RedisMode, "redis-mode", "single", "single or cluster")
+	fs.env("redis-mode", "REDIS_MODE")
+	fs.StringVar(&o.RedisPassword, "redis-password", "", "Redis password")
+	fs.env("redis-password", "REDIS_PASSWORD")
+	fs.StringVar(&o.RedisUsername, "redis-username", "", "Redis user name")
+	fs.env("redis-username", "REDIS_USERNAME")
+	fs.StringVar(&o.RedisHost, "redis-host", "", "Redis host, instead of --redis-url")
+	fs.env("redis-host", "REDIS_HOST")
+	fs.IntVar(&o.RedisPort, "redis-port", 0, "Redis port, with --redis-host")
+	fs.env("redis-port", "REDIS_PORT")
+	fs.BoolVar(&o.RedisSecure, "redis-secure", false, "use TLS to Redis (rediss)")
+	fs.env("redis-secure", "REDIS_SECURE")
+	fs.StringVar(&o.RedisScheme, "redis-scheme", "redis", "tcp, tls, redis, rediss, redis-unix or unix")
+	fs.env("redis-scheme", "REDIS_SCHEME")
+	fs.IntVar(&o.RedisReadTimeoutMillis, "redis-read-connection-timeout-milliseconds", 2000, "Redis read timeout")
+	fs.env("redis-read-connection-timeout-milliseconds", "REDIS_READ_CONNECTION_TIMEOUT_MILLISECONDS")
+	fs.IntVar(&o.RedisWriteTimeoutMillis, "redis-write-connection-timeout-milliseconds", 2000, "Redis write timeout")
+	fs.env("redis-write-connection-timeout-milliseconds", "REDIS_WRITE_CONNECTION_TIMEOUT_MILLISECONDS")
+	fs.BoolVar(&o.Streaming, "streaming", true, "consume the upstream's streaming endpoint when it offers one (else poll)")
+	fs.env("streaming", "STREAMING")
+}
