@@ -22,6 +22,7 @@ run: build ## build, then serve the embedded demo flags in offline mode (prints 
 deps: ## install what the tests and benchmarks need (idempotent)
 	./scripts/install-test-deps.sh
 	./scripts/install-sdk-deps.sh
+	./scripts/install-edge-deps.sh
 
 fmt: ## check formatting
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' | grep -v '_bpfe[lb]\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
