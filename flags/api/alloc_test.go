@@ -41,6 +41,23 @@ func TestAllocsPerRequest(t *testing.T) {
 			}
 		})
 	}
+	t.Run("known tokens with a Validator", func(t *testing.T) {
+		tokens := testTokens()
+		hv := newTestServer(t, Config{Tokens: tokens, Validator: &fakeValidator{cache: tokens}}).h
+		for _, tc := range []struct{ uri, token string }{
+			{"/api/frontend?userId=u1", tokFront},
+			{"/api/client/features", tokClient},
+		} {
+			run, ctx := handlerLoop(t, hv, []string{tc.uri}, "Authorization", tc.token)
+			run()
+			if ctx.Response.StatusCode() != 200 {
+				t.Fatalf("%s: status %d", tc.uri, ctx.Response.StatusCode())
+			}
+			if n := minAllocs(run); n != 0 {
+				t.Errorf("%s with a Validator: %v allocations per request, want 0", tc.uri, n)
+			}
+		}
+	})
 	t.Run("304", func(t *testing.T) {
 		for _, tc := range []struct{ uri, token string }{
 			{"/api/frontend?userId=u1", tokFront},

@@ -11,9 +11,13 @@ import (
 // authorize reads the token header, looks the token up and applies Unleash
 // Edge's rules:
 //
-//   - no token, or one not in the cache: 403 (Edge rejects both in its
-//     token extractor and validator with 403);
-//   - status Unknown (validation pending): 401; Invalid: 403;
+//   - no token: 403;
+//   - a token not in the cache: 403 without a Validator (Edge rejects it
+//     in its token extractor and validator with 403); with one, a token
+//     in the [project]:[environment].[secret] format is validated upstream
+//     (see resolve) and any other string gets 403;
+//   - status Unknown (validation pending, upstream unreachable or too
+//     slow): 401; Invalid: 403;
 //   - a client token only on client routes ("client/" paths), a frontend
 //     token only on /frontend and /proxy routes, both on the frontend
 //     metrics and register routes; an untyped token anywhere; an admin
@@ -27,13 +31,16 @@ func (h *Handler) authorize(ctx *fasthttp.RequestCtx, rt route) (flags.Token, bo
 		return flags.Token{}, false
 	}
 	tok, ok := h.cfg.Tokens.Get(b2s(raw))
+	var verr error
 	if !ok {
-		h.reject(ctx, rt, reasonUnknownToken, fasthttp.StatusForbidden)
-		return flags.Token{}, false
+		if tok, ok, verr = h.resolve(raw); !ok {
+			h.reject(ctx, rt, reasonUnknownToken, fasthttp.StatusForbidden)
+			return flags.Token{}, false
+		}
 	}
 	switch tok.Status {
 	case flags.TokenUnknown:
-		h.reject(ctx, rt, reasonTokenPending, fasthttp.StatusUnauthorized)
+		h.rejectLogged(ctx, rt, reasonTokenPending, fasthttp.StatusUnauthorized, verr)
 		return flags.Token{}, false
 	case flags.TokenInvalid:
 		h.reject(ctx, rt, reasonTokenInvalid, fasthttp.StatusForbidden)
@@ -44,6 +51,24 @@ func (h *Handler) authorize(ctx *fasthttp.RequestCtx, rt route) (flags.Token, bo
 		return flags.Token{}, false
 	}
 	return tok, true
+}
+
+// resolve asks the Validator about a token the cache does not know. It
+// reports false, for a 403, when there is no Validator or raw is not in
+// the Unleash format; otherwise the token has the status upstream gave it
+// (TokenUnknown when upstream could not answer in time) and err says why
+// validation failed, for the log. The Validator
+// records its answers in the token cache, so the next request with the
+// same token is a lookup again.
+func (h *Handler) resolve(raw []byte) (flags.Token, bool, error) {
+	if h.validations == nil {
+		return flags.Token{}, false, nil
+	}
+	if _, err := flags.ParseToken(b2s(raw)); err != nil {
+		return flags.Token{}, false, nil
+	}
+	tok, err := h.validations.validate(string(raw))
+	return tok, true, err
 }
 
 // typeAllowed is the token-type path rule.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -52,16 +53,23 @@ func writeRaw(ctx *fasthttp.RequestCtx, body []byte) {
 }
 
 // tokenInfo is the /internal-backstage/tokens answer in Unleash Edge's
-// offline shape: no refreshes, the valid tokens anonymised, and the count
-// of invalid or pending ones.
+// shape: the refreshes of edge mode (Config.TokenRefreshes; [] offline),
+// the valid tokens anonymised, and the count of invalid or pending ones.
 type tokenInfo struct {
-	TokenRefreshes        []struct{}    `json:"tokenRefreshes"`
+	TokenRefreshes        any           `json:"tokenRefreshes"`
 	TokenValidationStatus []flags.Token `json:"tokenValidationStatus"`
 	InvalidTokenCount     int           `json:"invalidTokenCount"`
 }
 
 func (h *Handler) tokenInfo() tokenInfo {
 	info := tokenInfo{TokenRefreshes: []struct{}{}, TokenValidationStatus: []flags.Token{}}
+	if h.cfg.TokenRefreshes != nil {
+		if r := h.cfg.TokenRefreshes(); r != nil {
+			if rv := reflect.ValueOf(r); rv.Kind() != reflect.Slice || !rv.IsNil() {
+				info.TokenRefreshes = r
+			}
+		}
+	}
 	for _, t := range h.cfg.Tokens.All() {
 		if t.Status == flags.TokenValidated || t.Status == flags.TokenTrusted {
 			t.Raw = t.Anonymised()
@@ -105,11 +113,12 @@ func (h *Handler) instanceData() any {
 		ConnectedInstances []json.RawMessage `json:"connected_instances"`
 	}{
 		ThisInstance: instanceSelf{
-			Identifier:     h.cfg.InstanceID,
-			AppName:        h.cfg.AppName,
-			EdgeVersion:    h.cfg.Version,
-			Started:        h.started,
-			ConnectedEdges: connected,
+			Identifier:                h.cfg.InstanceID,
+			AppName:                   h.cfg.AppName,
+			EdgeVersion:               h.cfg.Version,
+			Started:                   h.started,
+			ConnectedStreamingClients: h.Streams(),
+			ConnectedEdges:            connected,
 		},
 		ConnectedInstances: connected,
 	}

@@ -11,7 +11,7 @@ import (
 // and 511 for frontend routes when there is no state covering the token.
 func (h *Handler) snapshotFor(ctx *fasthttp.RequestCtx, rt route, tok *flags.Token) *flags.Snapshot {
 	snap := h.cfg.Store.Load(tok.Environment)
-	if snap != nil && snap.Plan != nil && covers(snap, tok) {
+	if snap != nil && snap.Plan != nil && snap.Covers(tok) {
 		return snap
 	}
 	if snap == nil && !h.ready() {

@@ -5,6 +5,19 @@
 // Edges, and /internal-backstage/* for operators. Handler.Handle is a
 // fasthttp.RequestHandler; cmd plugs it into a server.
 //
+// Delta and streaming: /api/client/delta and /api/client/streaming (server-
+// sent events) answer from the event log flags.Store keeps per environment
+// (flags.EventLog), in Unleash's wire format, for SDKs in delta or
+// streaming mode and for downstream Edges. Unleash Edge keeps them to its
+// enterprise streaming mode; brink serves them in every mode. A stream
+// runs on a goroutine fasthttp starts for the body writer and waits on the
+// log's change channel, without polling; Handler.CloseStreams ends them
+// all at shutdown.
+//
+// Tokens: Config.Tokens answers known tokens without allocating; with a
+// Config.Validator (edge mode), unknown tokens in the Unleash format are
+// validated upstream once, and the answer is cached by the validator.
+//
 // Allocation: a GET /api/frontend request with a query-string context is
 // answered without allocating: the evaluation Context and the response
 // buffers are pooled, the query is read from fasthttp's Args in place, the

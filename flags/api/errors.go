@@ -47,6 +47,8 @@ const (
 	reasonNoFeature
 	reasonBadQuery
 	reasonBadBody
+	reasonStreamLimit
+	reasonShutdown
 	numReasons
 )
 
@@ -65,6 +67,8 @@ var reasonText = [numReasons]string{
 	reasonNoFeature:    "feature not found",
 	reasonBadQuery:     "invalid query context",
 	reasonBadBody:      "invalid request body",
+	reasonStreamLimit:  "too many open streams",
+	reasonShutdown:     "shutting down",
 }
 
 // reasonLabel is the Prometheus label of each reason.
@@ -83,6 +87,8 @@ var reasonLabel = [numReasons]string{
 	reasonNoFeature:    "no_feature",
 	reasonBadQuery:     "bad_query",
 	reasonBadBody:      "bad_body",
+	reasonStreamLimit:  "stream_limit",
+	reasonShutdown:     "shutdown",
 }
 
 // Bodies of the rejections that carry one.
@@ -97,6 +103,17 @@ func (h *Handler) reject(ctx *fasthttp.RequestCtx, rt route, why reason, status 
 	ctx.SetStatusCode(status)
 	ctx.Response.ResetBody()
 	h.rejects.note(ctx, rt, why, status, "")
+}
+
+// rejectLogged is reject with err (when not nil) in the log line.
+func (h *Handler) rejectLogged(ctx *fasthttp.RequestCtx, rt route, why reason, status int, err error) {
+	ctx.SetStatusCode(status)
+	ctx.Response.ResetBody()
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+	}
+	h.rejects.note(ctx, rt, why, status, detail)
 }
 
 // rejectWith answers status with the JSON {"explanation": detail}.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,6 +22,9 @@ const (
 	DefaultMinCompressSize  = 256
 	DefaultFeatureCacheSize = 1024
 	DefaultAppName          = "brink"
+	DefaultMaxStreams       = 10000
+	DefaultStreamKeepAlive  = 30 * time.Second
+	DefaultStreamWriteTime  = 15 * time.Second
 )
 
 // Config configures a Handler. The zero value of every field means its
@@ -28,8 +33,37 @@ type Config struct {
 	// Store holds the flag state the API answers from. Required.
 	Store *flags.Store
 	// Tokens holds the tokens SDKs may present; a token not in it is
-	// rejected with 403. Required.
+	// rejected with 403 unless Validator accepts it. Required.
 	Tokens *flags.TokenCache
+	// Validator, when set (edge mode), resolves tokens that Tokens does not
+	// know: a token in the [project]:[environment].[secret] format is
+	// validated by it (other strings get 403), and the request goes on when
+	// the answer is Validated or Trusted, gets 403 when it is Invalid and
+	// 401 when it is Unknown (upstream unreachable or slower than
+	// ValidateTimeout). Concurrent requests with the same new token share
+	// one call. The Validator records its answers in Tokens, so a token is
+	// validated once. /edge/validate also asks it about the tokens Tokens
+	// does not know, which lets another Edge chain behind this one.
+	Validator flags.TokenValidator
+	// ValidateTimeout bounds how long a request waits for the Validator.
+	// Zero means 5 s.
+	ValidateTimeout time.Duration
+	// TokenRefreshes, when set, returns the tokenRefreshes member of
+	// /internal-backstage/tokens (edge mode's refresh state, any JSON
+	// value, normally a list); nil, or a nil result, shows [].
+	TokenRefreshes func() any
+	// MaxStreams bounds the open /api/client/streaming connections; one
+	// more is answered 503. Zero means 10,000.
+	MaxStreams int
+	// StreamKeepAlive is the idle time after which a stream gets a
+	// keep-alive comment and its token is checked again. Zero means 30 s.
+	StreamKeepAlive time.Duration
+	// StreamWriteTimeout is how long a write to a streaming client may
+	// wait for the client to take it; a client slower than that is
+	// disconnected and counted in brink_streaming_slow_disconnects_total.
+	// What waits for a client is bounded: the event being written plus
+	// fasthttp's few pipe buffers. Zero means 15 s.
+	StreamWriteTimeout time.Duration
 	// Metrics aggregates SDK metrics and registrations. Nil means a new
 	// aggregator identified by AppName and InstanceID.
 	Metrics *flags.MetricsAggregator
@@ -126,6 +160,11 @@ type Handler struct {
 	instances   instanceStore
 	started     time.Time
 	minCompress int
+	validations *validations
+	// streams counts the open streams; done is closed by CloseStreams.
+	streams   atomic.Int64
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ fasthttp.RequestHandler = (*Handler)(nil).Handle
@@ -159,6 +198,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.FeatureCacheSize <= 0 {
 		cfg.FeatureCacheSize = DefaultFeatureCacheSize
 	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = DefaultMaxStreams
+	}
+	if cfg.StreamKeepAlive <= 0 {
+		cfg.StreamKeepAlive = DefaultStreamKeepAlive
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = DefaultStreamWriteTime
+	}
 	h := &Handler{
 		cfg:         cfg,
 		base:        normalizeBase(cfg.BasePath),
@@ -169,6 +217,10 @@ func New(cfg Config) (*Handler, error) {
 		scopes:      newBoundedCache[*flags.Scope](cfg.FeatureCacheSize),
 		started:     time.Now().UTC(),
 		minCompress: cfg.MinCompressSize,
+		done:        make(chan struct{}),
+	}
+	if cfg.Validator != nil {
+		h.validations = newValidations(cfg.Validator, cfg.ValidateTimeout)
 	}
 	h.rejects.log = cfg.Logger
 	if h.metrics == nil {
@@ -267,6 +319,10 @@ func (h *Handler) serveAPI(ctx *fasthttp.RequestCtx, st *reqState, rt route, par
 		h.serveInstanceReport(ctx, rt)
 	case routeClientRegister, routeFrontendRegister:
 		h.serveRegister(ctx, rt, tok)
+	case routeClientDelta:
+		h.serveDelta(ctx, st, tok)
+	case routeClientStreaming:
+		h.serveStreaming(ctx, tok)
 	}
 }
 

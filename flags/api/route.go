@@ -17,6 +17,8 @@ const (
 	routeClientBulk
 	routeClientEdgeData
 	routeClientRegister
+	routeClientDelta
+	routeClientStreaming
 	routeFrontend
 	routeFrontendAll
 	routeFrontendFeature
@@ -72,6 +74,8 @@ var routes = [numRoutes]routeInfo{
 	routeClientBulk:       {"/api/client/metrics/bulk", kindClient, methodPost, "POST"},
 	routeClientEdgeData:   {"/api/client/metrics/edge", kindClient, methodPost, "POST"},
 	routeClientRegister:   {"/api/client/register", kindClient, methodPost, "POST"},
+	routeClientDelta:      {"/api/client/delta", kindClient, methodGet, "GET, HEAD"},
+	routeClientStreaming:  {"/api/client/streaming", kindClient, methodGet, "GET, HEAD"},
 	routeFrontend:         {"/api/frontend", kindFrontend, methodGet | methodPost, "GET, HEAD, POST"},
 	routeFrontendAll:      {"/api/frontend/all", kindFrontend, methodGet | methodPost, "GET, HEAD, POST"},
 	routeFrontendFeature:  {"/api/frontend/features/{name}", kindFrontend, methodGet | methodPost, "GET, HEAD, POST"},
@@ -118,6 +122,10 @@ func (h *Handler) match(path string) (route, string) {
 		return routeClientEdgeData, ""
 	case "/api/client/register":
 		return routeClientRegister, ""
+	case "/api/client/delta":
+		return routeClientDelta, ""
+	case "/api/client/streaming":
+		return routeClientStreaming, ""
 	case "/api/frontend":
 		return routeFrontend, ""
 	case "/api/proxy":
