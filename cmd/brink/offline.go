@@ -76,7 +76,7 @@ func setupOffline(fs *flagSet, g *globalOptions) func(io.Writer) error {
 		if o.Demo {
 			printDemo(stdout, ln.Addr().String(), g.BasePath, src.Store().Load("").Plan.Len())
 		}
-		return serveHTTP(ctx, ln, h.Handle, logger)
+		return serveHTTP(ctx, ln, h.Handle, h.CloseStreams, logger)
 	}
 }
 

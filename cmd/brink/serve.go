@@ -36,8 +36,10 @@ func listen(g *globalOptions) (net.Listener, error) {
 }
 
 // serveHTTP serves handler on ln until ctx is done or SIGINT/SIGTERM
-// arrives, then drains in-flight requests within shutdownGrace.
-func serveHTTP(ctx context.Context, ln net.Listener, handler fasthttp.RequestHandler, logger *slog.Logger) error {
+// arrives, then drains in-flight requests within shutdownGrace. closing runs
+// first, to end long-lived answers (event streams) that would hold the
+// drain.
+func serveHTTP(ctx context.Context, ln net.Listener, handler fasthttp.RequestHandler, closing func(), logger *slog.Logger) error {
 	srv := &fasthttp.Server{
 		Handler:               handler,
 		Name:                  "brink",
@@ -59,6 +61,9 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler fasthttp.RequestHan
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", shutdownGrace)
+	if closing != nil {
+		closing()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
