@@ -18,11 +18,14 @@ type PersistedState struct {
 	LastEventIDs map[string]uint32
 }
 
-// Persister stores a PersistedState. Edge mode reads it once at start-up,
-// when the upstream cannot be reached, and writes it periodically and at
-// shutdown. Implementations must be safe for concurrent use; the state
-// passed to Save must not be modified or retained after Save returns,
-// and the state returned by Load belongs to the caller.
+// Persister stores a PersistedState. Edge mode reads it once at start-up
+// (its tokens are validated again together with the startup tokens; when
+// the upstream cannot be reached they are trusted as saved, and its
+// features serve every environment the upstream did not provide), and
+// writes it periodically and at shutdown once the upstream delivered
+// features. Implementations must be safe for concurrent use. Save must not
+// modify st, whose feature sets are shared with the running edge; the
+// state returned by Load belongs to the caller.
 type Persister interface {
 	// Load returns the saved state. A nil state and nil error means nothing
 	// was saved yet.
