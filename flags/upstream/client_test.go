@@ -252,28 +252,6 @@ func TestClientMutualTLS(t *testing.T) {
 	})
 }
 
-func TestSSEParser(t *testing.T) {
-	in := ": comment\r\nevent: unleash-connected\r\nid: 7\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n" +
-		"data: plain\n\n" +
-		"event: empty\n\n" +
-		"id\ndata:x\n\n"
-	type ev struct{ event, id, data string }
-	var got []ev
-	var p sseParser
-	for _, l := range strings.SplitAfter(in, "\n") {
-		p.line([]byte(strings.TrimSuffix(l, "\n")), func(e, id string, d []byte) { got = append(got, ev{e, id, string(d)}) })
-	}
-	want := []ev{{"unleash-connected", "7", "{\"a\":\n1}"}, {"message", "7", "plain"}, {"message", "", "x"}}
-	if len(got) != len(want) {
-		t.Fatalf("events = %q, want %q", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("event %d = %q, want %q", i, got[i], want[i])
-		}
-	}
-}
-
 func TestClientStream(t *testing.T) {
 	var mode atomic.Value
 	var lastID atomic.Value
