@@ -177,10 +177,13 @@ func New(cfg Config) (*Edge, error) {
 }
 
 // Start brings the Edge up, as Unleash Edge's build_edge: it validates the
-// startup tokens (and the tokens persisted last time), fetches the
-// features of the valid client tokens (hot start), and, when the upstream
-// cannot be reached, restores tokens and features from the Persister
-// (read once; a Load error is logged, never fatal). Then it starts the
+// startup tokens and the tokens persisted last time in one request,
+// fetches the features of the valid client tokens (hot start, bounded by
+// HotStartTimeout), and restores from the Persister (read once; a Load
+// error is logged, never fatal) what the upstream did not provide: when
+// the upstream cannot be reached, the persisted tokens as saved and the
+// persisted features; when it can, the persisted features of environments
+// whose fetch failed, covered by tokens it just confirmed. Then it starts the
 // background work: polling or streaming, revalidation, retrying startup
 // tokens not validated yet every StartupRetryInterval, and persisting.
 // It returns ErrNoValidTokens when startup tokens were given but none is

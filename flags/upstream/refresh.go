@@ -203,7 +203,7 @@ func (r *refresher) coveringLocked(env string) []flags.Token {
 	return out
 }
 
-// coverFor returns the token of the refresh set that refreshes tok's
+// coverForLocked returns the token of the refresh set that refreshes tok's
 // features: tok itself or the token that subsumes it.
 func (r *refresher) coverForLocked(tok flags.Token) *refreshState {
 	if st, ok := r.refs[tok.Raw]; ok {
