@@ -13,7 +13,8 @@ import (
 // TestEdgeAgainstUnleash runs brink's Edge against a real Unleash 8: a
 // flag created through the admin API is in the Store after Start, a change
 // shows within two refresh intervals (plus the second Unleash takes to
-// notice its own change), tokens created in Unleash validate through the
+// notice its own change and a second of slack for a loaded CI machine),
+// tokens created in Unleash validate through the
 // Validator, and the edge registers itself upstream. It skips when the
 // real-server environment is not installed (fails under
 // BRINK_REQUIRE_E2E=1).
@@ -62,7 +63,7 @@ func TestEdgeAgainstUnleash(t *testing.T) {
 
 	u.EnableFlag(t, testenv.DefaultProject, flag, env)
 	changed := time.Now()
-	eventually(t, 2*interval+time.Second+500*time.Millisecond, "the enabled flag in the Store", func() bool {
+	eventually(t, 2*interval+2*time.Second, "the enabled flag in the Store", func() bool {
 		on, _ := enabledIn(store, env, flag)
 		return on
 	})
