@@ -238,7 +238,7 @@ func (o *edgeOptions) register(fs *flagSet) {
 	fs.env("token-revalidation-interval-seconds", "TOKEN_REVALIDATION_INTERVAL_SECONDS")
 	fs.StringSliceVarP(&o.Tokens, "tokens", "t", nil, "client tokens fetched at start-up (hot start), comma-separated")
 	fs.env("tokens", "TOKENS")
-	fs.StringSliceVarP(&o.PretrustedTokens, "pretrusted-tokens", "P", nil, "frontend tokens trusted without asking upstream, comma-separated")
+	fs.StringSliceVarP(&o.PretrustedTokens, "pretrusted-tokens", "p", nil, "frontend tokens trusted without asking upstream, comma-separated")
 	fs.env("pretrusted-tokens", "PRETRUSTED_TOKENS")
 	fs.StringArrayVarP(&o.CustomClientHeaders, "custom-client-headers", "H", nil, "header added to every upstream request, as 'Name: value' (repeatable)")
 	fs.env("custom-client-headers", "CUSTOM_CLIENT_HEADERS")

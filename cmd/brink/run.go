@@ -32,6 +32,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"edge", "sync flags from an upstream Unleash (or brink/Edge), validate tokens, forward metrics", setupEdge},
 	{"offline", "serve flags from a bootstrap file, without an upstream", setupOffline},
 	{"health", "probe /internal-backstage/health of a running instance (container probe)", setupProbe("health")},
 	{"ready", "probe /internal-backstage/ready of a running instance (container probe)", setupProbe("ready")},
@@ -73,13 +74,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if cmd == nil {
 		return usageError{fmt.Errorf("unknown command %q (commands: %s)", rest[0], commandNames())}
 	}
+	// The command's own options first; then the global options, sharing
+	// their values with pre so what came before the command is kept. A
+	// global shorthand the command also uses (edge's -p) is long-only after
+	// the command, as in Unleash Edge.
 	fs := newFlagSet("brink " + cmd.name)
-	g = globalOptions{}
-	g.register(fs)
 	action := cmd.setup(fs, &g)
+	pre.VisitAll(func(f *pflag.Flag) {
+		nf := *f
+		if nf.Shorthand != "" && fs.ShorthandLookup(nf.Shorthand) != nil {
+			nf.Shorthand = ""
+		}
+		fs.AddFlag(&nf)
+	})
 	fs.SetOutput(io.Discard)
-	all := append(args[:len(args)-len(rest):len(args)-len(rest)], rest[1:]...)
-	if err := fs.Parse(all); err != nil {
+	if err := fs.Parse(rest[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage: brink %s [OPTIONS]\n\n%s\n\nOptions:\n%s", cmd.name, cmd.summary, fs.FlagUsages())
 			return nil
