@@ -272,7 +272,7 @@ ms() { awk -v u="$1" 'BEGIN{printf "%.2f ms", u / 1000}'; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f MiB", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f×", a / b; else printf "–" }'; }
 peer_of() { case $1 in brink) echo proxy ;; brink-1cpu | brink-1cpu-350) echo proxy-1cpu ;; brink-5000) echo proxy-5000 ;; *) echo "" ;; esac; }
-label() { case $1 in brink*) echo "brink $(git rev-parse --short HEAD 2>/dev/null || echo '?')" ;; proxy*) echo "proxy 1.4.19, Node $("$node22" --version)" ;; esac; }
+label() { case $1 in brink*) echo "brink $(git describe --always --dirty 2>/dev/null || echo "?")" ;; proxy*) echo "proxy 1.4.19, Node $("$node22" --version)" ;; esac; }
 
 # Per row: the round with the median req/s gives req/s, latencies, answer
 # size and CPU; RSS idle is the median over rounds, RSS load the largest.

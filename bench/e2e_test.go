@@ -8,6 +8,8 @@
 package bench
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"strconv"
 	"testing"
@@ -28,9 +30,9 @@ const (
 // Sink keeps benchmark results alive.
 var Sink int
 
-// server is brink's API on a loopback listener with a client for it.
+// server is brink's API on a loopback listener.
 type server struct {
-	client *fasthttp.HostClient
+	addr string
 }
 
 // startServer serves flags.GenerateDataset(n, 1) until the benchmark ends.
@@ -60,56 +62,92 @@ func startServer(tb testing.TB, n int) *server {
 		_ = srv.Shutdown()
 		<-done
 	})
-	return &server{client: &fasthttp.HostClient{
-		Addr:         ln.Addr().String(),
-		MaxConns:     512,
-		ReadTimeout:  10 * time.Second,
-		WriteTimeout: 10 * time.Second,
-	}}
+	return &server{addr: ln.Addr().String()}
 }
 
-// do sends GET uri with the token (and If-None-Match when etag is set)
-// and fails unless the status is want. It returns the body length.
-func (s *server) do(tb testing.TB, req *fasthttp.Request, resp *fasthttp.Response, uri, token, etag string, want int) int {
-	req.Reset()
-	req.SetRequestURI(uri)
-	req.Header.SetHost("127.0.0.1")
-	req.Header.Set(fasthttp.HeaderAuthorization, token)
+// conn is a minimal keep-alive HTTP/1.1 client over one connection. It
+// sends pre-built requests and reads answers into buffers it reuses, so
+// that the benchmark's allocations are the server's, not a client's (the
+// fasthttp client shares fasthttp's body pools with the server and
+// reallocates large bodies once they are sized for small ones).
+type conn struct {
+	c    net.Conn
+	br   *bufio.Reader
+	hdr  fasthttp.ResponseHeader
+	body []byte
+}
+
+func (s *server) dial(tb testing.TB) *conn {
+	tb.Helper()
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return &conn{c: c, br: bufio.NewReaderSize(c, 64<<10)}
+}
+
+// request returns the bytes of GET uri with the token and, when etag is
+// set, If-None-Match.
+func request(uri, token, etag string) []byte {
+	r := "GET " + uri + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + token + "\r\n"
 	if etag != "" {
-		req.Header.Set(fasthttp.HeaderIfNoneMatch, etag)
+		r += "If-None-Match: " + etag + "\r\n"
 	}
-	if err := s.client.Do(req, resp); err != nil {
-		tb.Fatalf("GET %s: %v", uri, err)
-	}
-	if resp.StatusCode() != want {
-		tb.Fatalf("GET %s: status %d, want %d: %.200s", uri, resp.StatusCode(), want, resp.Body())
-	}
-	return len(resp.Body())
+	return []byte(r + "\r\n")
 }
 
-func frontendURIs() []string {
-	uris := make([]string, nUsers)
-	for i := range uris {
-		uris[i] = "/api/frontend?userId=user-" + strconv.Itoa(i) + "&sessionId=" + strconv.Itoa(1000000+i)
+// do sends req and fails unless the answer's status is want. It returns
+// the body length; the body stays in c.body until the next call.
+func (c *conn) do(tb testing.TB, req []byte, want int) int {
+	if _, err := c.c.Write(req); err != nil {
+		tb.Fatalf("writing request: %v", err)
 	}
-	return uris
+	c.hdr.Reset()
+	if err := c.hdr.Read(c.br); err != nil {
+		tb.Fatalf("reading answer header: %v", err)
+	}
+	n := c.hdr.ContentLength()
+	if st := c.hdr.StatusCode(); st == fasthttp.StatusNotModified || st == fasthttp.StatusNoContent {
+		n = 0 // no body, whatever the header says (RFC 9110 §15.4.5)
+	}
+	if n < 0 {
+		tb.Fatalf("answer without Content-Length (%d)", n)
+	}
+	if cap(c.body) < n {
+		c.body = make([]byte, n)
+	}
+	c.body = c.body[:n]
+	if _, err := io.ReadFull(c.br, c.body); err != nil {
+		tb.Fatalf("reading answer body: %v", err)
+	}
+	if st := c.hdr.StatusCode(); st != want {
+		tb.Fatalf("status %d, want %d: %.200s", st, want, c.body)
+	}
+	return n
+}
+
+func frontendRequests() [][]byte {
+	reqs := make([][]byte, nUsers)
+	for i := range reqs {
+		reqs[i] = request("/api/frontend?userId=user-"+strconv.Itoa(i)+"&sessionId="+strconv.Itoa(1000000+i), frontendToken, "")
+	}
+	return reqs
 }
 
 // BenchmarkFrontend asks /api/frontend for all flags of a 200-flag set
 // with a new userId on every request: one connection in sequence (latency)
-// and GOMAXPROCS×4 goroutines in parallel (throughput).
+// and 4×GOMAXPROCS connections in parallel (throughput).
 func BenchmarkFrontend(b *testing.B) {
 	s := startServer(b, 200)
-	uris := frontendURIs()
+	reqs := frontendRequests()
 	b.Run("flags=200/serial", func(b *testing.B) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		b.SetBytes(int64(s.do(b, req, resp, uris[0], frontendToken, "", fasthttp.StatusOK)))
+		c := s.dial(b)
+		b.SetBytes(int64(c.do(b, reqs[0], fasthttp.StatusOK)))
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			Sink += s.do(b, req, resp, uris[i%nUsers], frontendToken, "", fasthttp.StatusOK)
+			Sink += c.do(b, reqs[i%nUsers], fasthttp.StatusOK)
 			i++
 		}
 	})
@@ -117,15 +155,12 @@ func BenchmarkFrontend(b *testing.B) {
 		b.ReportAllocs()
 		b.SetParallelism(4)
 		b.RunParallel(func(pb *testing.PB) {
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			n, i := 0, 0
+			c := s.dial(b)
+			i := 0
 			for pb.Next() {
-				n += s.do(b, req, resp, uris[i%nUsers], frontendToken, "", fasthttp.StatusOK)
-				i += 7 // goroutines start on the same user; stride apart
+				c.do(b, reqs[i%nUsers], fasthttp.StatusOK)
+				i += 7 // connections start on the same user; stride apart
 			}
-			_ = n
 		})
 	})
 }
@@ -134,26 +169,25 @@ func BenchmarkFrontend(b *testing.B) {
 // the whole payload (200) and a revalidation with its ETag (304).
 func BenchmarkClientFeatures(b *testing.B) {
 	s := startServer(b, 200)
-	const uri = "/api/client/features"
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	size := s.do(b, req, resp, uri, clientToken, "", fasthttp.StatusOK)
-	etag := string(resp.Header.Peek(fasthttp.HeaderETag))
+	c := s.dial(b)
+	full := request("/api/client/features", clientToken, "")
+	size := c.do(b, full, fasthttp.StatusOK)
+	etag := string(c.hdr.Peek(fasthttp.HeaderETag))
 	if etag == "" {
-		b.Fatalf("GET %s: no ETag", uri)
+		b.Fatal("GET /api/client/features: no ETag")
 	}
+	revalidate := request("/api/client/features", clientToken, etag)
 	b.Run("flags=200/status=200", func(b *testing.B) {
 		b.SetBytes(int64(size))
 		b.ReportAllocs()
 		for b.Loop() {
-			Sink += s.do(b, req, resp, uri, clientToken, "", fasthttp.StatusOK)
+			Sink += c.do(b, full, fasthttp.StatusOK)
 		}
 	})
 	b.Run("flags=200/status=304", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			Sink += s.do(b, req, resp, uri, clientToken, etag, fasthttp.StatusNotModified)
+			Sink += c.do(b, revalidate, fasthttp.StatusNotModified)
 		}
 	})
 }
