@@ -2,8 +2,8 @@
 # compare.sh: brink beside the Node Unleash Proxy (@unleash/proxy 1.4.19 on
 # Node 22), in one run, on the same flag set, under the same wrk load.
 #
-#   bench/compare.sh                 # about 3 minutes on 2 cores
-#   DURATION=5s WARMUP=2s bench/compare.sh
+#   bench/compare.sh                 # about 6 minutes on 2 cores (3 rounds)
+#   ROUNDS=1 DURATION=5s WARMUP=2s bench/compare.sh   # about 1 minute
 #   DATASET=bench bench/compare.sh   # the generator with ~17 KB answers
 #
 # What it does, all on 127.0.0.1:
@@ -16,7 +16,9 @@
 #      same flags for the same userIds;
 #   4. for each row: resident memory idle, an unrecorded wrk warm-up, then
 #      `wrk -t$THREADS -c$CONNS -d$DURATION -s bench/wrk/rotate.lua` while
-#      sampling VmRSS; the same wrk line for every row;
+#      sampling VmRSS and counting the CPU of the server, of wrk and of the
+#      rest of the machine; the same wrk line for every row; ROUNDS times,
+#      brink and the proxy alternating who goes first;
 #   5. prints a markdown report (machine, commands, table, verdicts) and keeps
 #      it with the logs in .cache/bench/run-<time>/.
 #
