@@ -44,7 +44,7 @@ bench: ## run the benchmarks for real (-count=6, for benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(PKGS) | tee bench.out
 
 bench-peer: build ## brink vs the Node Unleash Proxy under wrk (see BENCHMARKS.md)
-	./bench/compare.sh
+	BRINK_BIN=$(BIN) ./bench/compare.sh
 
 fuzz: ## run every fuzz target briefly (FUZZTIME each, default 10s)
 	@set -e; for pkg in $$($(GO) list ./...); do \

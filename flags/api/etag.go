@@ -2,18 +2,21 @@ package api
 
 import (
 	"bytes"
-	"hash/crc64"
+	"hash/crc32"
 )
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const hexDigits = "0123456789abcdef"
 
-// appendETag appends the strong ETag of body, a quoted 16-digit hex
-// CRC-64 (ECMA) of the bytes: the same bytes give the same tag on every
-// instance and restart.
+// appendETag appends the strong ETag of body, a quoted 16-digit hex of two
+// CRC-32s of the bytes (Castagnoli, then IEEE): the same bytes give the same
+// tag on every instance and restart. Both CRCs run on the CPU's CRC32 and
+// carry-less multiply instructions, about 7x faster than the table-driven
+// CRC-64 this replaced, which took a quarter of the CPU of a 17 KB
+// /api/frontend answer (bench/RESULTS-peer.md).
 func appendETag(dst, body []byte) []byte {
-	sum := crc64.Update(0, crcTable, body)
+	sum := uint64(crc32.Update(0, castagnoli, body))<<32 | uint64(crc32.ChecksumIEEE(body))
 	dst = append(dst, '"')
 	for shift := 60; shift >= 0; shift -= 4 {
 		dst = append(dst, hexDigits[(sum>>uint(shift))&0xf])
