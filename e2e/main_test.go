@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/brink-edge/brink/internal/testenv"
 )
 
 var (
@@ -49,7 +51,9 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/brink: %v\n%s", err, out.Bytes())
 		return 1
 	}
-	return m.Run()
+	// testenv.Main runs the tests, then stops the shared Unleash of the
+	// edge-mode tests and removes testenv's temporary files.
+	return testenv.Main(m)
 }
 
 func mustWd() string {

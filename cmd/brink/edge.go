@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/brink-edge/brink/flags"
@@ -139,7 +140,12 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	acfg.Metrics = aggregator
 	acfg.Validator = edge.Validator()
 	acfg.TokenRefreshes = func() any { return edge.Refreshes() }
-	acfg.Ready = edge.Ready
+	// Unleash Edge listens only after its hot start; brink listens first,
+	// so it must not say READY before Start has validated the startup
+	// tokens (until then the token cache is empty, which edge.Ready alone
+	// takes for "nothing to wait for").
+	var started atomic.Bool
+	acfg.Ready = func() bool { return started.Load() && edge.Ready() }
 	acfg.Logger = logger
 	acfg.InstanceID = instanceID
 	h, err := api.New(acfg)
@@ -158,6 +164,7 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	startErr := make(chan error, 1)
 	go func() {
 		err := edge.Start(ctx)
+		started.Store(true)
 		if err != nil {
 			logger.Error("edge start failed", "err", err)
 			cancel()
