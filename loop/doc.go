@@ -1,0 +1,30 @@
+// Package loop is brink's event loop: it accepts TCP connections on gnet v2
+// engines (one epoll loop per core by default), captures each connection's
+// connsig.Signal right after accept, and hands the connection's bytes to a
+// Handler. It knows nothing of TLS, HTTP or flags: cmd plugs a protocol
+// handler (proto/http1) into it.
+//
+// The loop owns connection limits (Config.MaxConns), the idle and
+// read-header timeouts (swept by one ticker goroutine per Server that runs
+// each sweep inside its loop, so connections need no goroutine or timer of
+// their own), SO_REUSEPORT (Config.ReusePort: one listener and engine per
+// loop, so that several processes can share a port), TCP_NODELAY, and the
+// graceful drain of Run.
+//
+// Buffer ownership: the in slice given to Handler.OnData belongs to the
+// loop and is valid only during the call; a handler that needs bytes later
+// copies them, or leaves them unconsumed and sees them again at the start
+// of the next call. Conn.Write appends to the connection's output buffer,
+// which the loop sends with one write after OnData returns.
+//
+// Concurrency: a Conn's callbacks run on its loop's goroutine, one at a
+// time; Conn.Write and the Handler callbacks must not be used from other
+// goroutines. Conn.Close, Conn.Signal and the address accessors are safe
+// anywhere. A handler that needs a goroutine for a long answer (an event
+// stream) calls Conn.Detach during OnData and writes from then on with
+// Conn.WriteAsync, which is safe from any one goroutine at a time.
+//
+// Allocation: accepting a connection allocates only what gnet allocates
+// (its connection and peer address); Conns are pooled. Handling data
+// allocates nothing in the loop.
+package loop
