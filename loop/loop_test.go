@@ -20,7 +20,7 @@ import (
 // "detach" answers from a goroutine through WriteAsync, "drain?" answers
 // whether the server drains, "ttl" answers the captured signal's TTL.
 type lineHandler struct {
-	opens, closes atomic.Int64
+	opens, closes  atomic.Int64
 	dataBeforeOpen atomic.Bool
 	mu             sync.Mutex
 	open           map[*Conn]bool
