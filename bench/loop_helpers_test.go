@@ -141,7 +141,9 @@ func loopStartCeiling(tb testing.TB, resp []byte, loops int) string {
 	_ = ln.Close()
 	s := &loopCeiling{resp: resp, up: make(chan struct{})}
 	done := make(chan error, 1)
-	go func() { done <- gnet.Run(s, "tcp://"+addr, gnet.WithNumEventLoop(loops), gnet.WithTCPNoDelay(gnet.TCPNoDelay)) }()
+	go func() {
+		done <- gnet.Run(s, "tcp://"+addr, gnet.WithNumEventLoop(loops), gnet.WithTCPNoDelay(gnet.TCPNoDelay))
+	}()
 	select {
 	case <-s.up:
 	case err := <-done:
