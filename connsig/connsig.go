@@ -1,13 +1,3 @@
-// Package connsig holds brink's per-connection signal: the SYN's arrival and
-// headers, the TCP handshake timing and the kernel's RTT figures (and, with
-// TLS, the ClientHello fingerprint and handshake latency). It is a plain data
-// type shared by the stages: ebpf and its fallback fill it, loop carries it
-// with the connection, flags/api reads it into the flag context and the
-// /signal answer.
-//
-// Allocation: Reset, the Append* encoders and the property lookups allocate
-// nothing. Concurrency: a Signal belongs to one connection; it is filled
-// before the connection's first request is handled and read-only after.
 package connsig
 
 // Source says where a group of values came from.
@@ -22,12 +12,47 @@ const (
 	SourceFallback
 )
 
+// String returns "none", "ebpf" or "fallback", the names used in the JSON
+// and the captureSource property (and "unknown" for other values).
+func (src Source) String() string {
+	switch src {
+	case SourceNone:
+		return "none"
+	case SourceEBPF:
+		return "ebpf"
+	case SourceFallback:
+		return "fallback"
+	}
+	return "unknown"
+}
+
+// rank orders sources by how much they know: ebpf > fallback > none.
+func (src Source) rank() int {
+	switch src {
+	case SourceEBPF:
+		return 2
+	case SourceFallback:
+		return 1
+	}
+	return 0
+}
+
+// CaptureSource is the better of s.TimingSource and s.SYNSource (ebpf over
+// fallback over none): the captureSource property.
+func (s *Signal) CaptureSource() Source {
+	if s.SYNSource.rank() > s.TimingSource.rank() {
+		return s.SYNSource
+	}
+	return s.TimingSource
+}
+
 // MaxOptions bounds the TCP option kinds recorded from the SYN.
 const MaxOptions = 16
 
-// Signal is one connection's signal. Times are kernel nanoseconds
-// (CLOCK_MONOTONIC for eBPF, wall clock for the fallback: compare only
-// within one Signal); durations are nanoseconds; zero means unknown.
+// Signal is one connection's signal. Times are kernel CLOCK_MONOTONIC
+// nanoseconds (only eBPF records them; compare them only within one Signal);
+// durations are nanoseconds; zero means unknown. The package doc says which
+// capture mode fills which field.
 type Signal struct {
 	// SYNTime, SYNACKTime and ACKTime are when the SYN arrived, the SYN-ACK
 	// was sent and the handshake's ACK arrived.
@@ -56,6 +81,9 @@ type Signal struct {
 	Timestamps bool
 	// SACKPermitted reports whether the SYN carried SACK-permitted.
 	SACKPermitted bool
+	// SYNCookie reports that the kernel answered the SYN with a syncookie
+	// (no request socket was kept; only eBPF sees this).
+	SYNCookie bool
 	// Options are the SYN's TCP option kinds in order (NumOptions of them).
 	Options    [MaxOptions]uint8
 	NumOptions uint8
@@ -70,9 +98,17 @@ func (s *Signal) Reset() { *s = Signal{WScale: -1} }
 
 // Capturer fills a connection's Signal from its socket right after accept.
 // ebpf provides the eBPF implementation and the getsockopt fallback; cmd
-// hands one to loop. Capture must not block and must not allocate.
+// hands one to loop. Capture must not block and must not allocate, and must
+// be safe to call from concurrently running loops.
 type Capturer interface {
 	Capture(fd int, s *Signal) error
+}
+
+// ListenerPreparer is implemented by Capturers that need a setting on the
+// listening socket before connections arrive (the fallback's TCP_SAVE_SYN).
+// loop calls PrepareListener once per listening fd, before accepting.
+type ListenerPreparer interface {
+	PrepareListener(fd int) error
 }
 
 // Carrier is implemented by connections that carry a Signal (the loop's

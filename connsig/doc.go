@@ -1,0 +1,91 @@
+// Package connsig holds brink's per-connection signal: the SYN's arrival and
+// headers, the TCP handshake timing and the kernel's RTT figures (and, with
+// TLS, the ClientHello fingerprint and handshake latency). It is a plain data
+// type shared by the stages: ebpf/tcpsig and its fallback fill it, loop
+// carries it with the connection, flags/api reads it into the flag context
+// and the /signal answer.
+//
+// It also holds the SYN header parser (ParseSYN, for the bytes that
+// TCP_SAVED_SYN and the eBPF program return) and the encoders: AppendJSON,
+// AppendFingerprint and AppendValue.
+//
+// Allocation: Reset, ParseSYN, the Append* encoders and the property lookups
+// allocate nothing (Append* only grow dst when it is too small).
+// Concurrency: a Signal belongs to one connection; it is filled before the
+// connection's first request is handled and read-only after, so concurrent
+// readers are safe then. Buffers: ParseSYN keeps no reference to pkt.
+//
+// # JSON (AppendJSON, version 1)
+//
+// Every field is always written, in this order. "mode" says which capture
+// mode of ebpf/tcpsig fills it: E = eBPF (cgroup sockops program), F =
+// fallback (TCP_SAVED_SYN + TCP_INFO after accept). Unknown is 0, false,
+// "" or [].
+//
+//	field           type    mode  meaning
+//	version         int     -     JSONVersion (1)
+//	synTimeNs       int     E     when the kernel processed the SYN (CLOCK_MONOTONIC ns)
+//	synAckTimeNs    int     E     when the kernel built the first SYN-ACK
+//	ackTimeNs       int     E     when the handshake's final ACK made the socket established
+//	handshakeRttUs  int     E     ackTimeNs - synAckTimeNs in µs; 0 after a SYN-ACK retransmit (Karn)
+//	tcpRttUs        int     E F   smoothed RTT (tcpi_rtt / srtt_us>>3), µs
+//	tcpRttVarUs     int     E F   RTT variance (tcpi_rttvar / mdev_us>>2), µs
+//	tcpMinRttUs     int     E F   minimum RTT seen (tcpi_min_rtt), µs
+//	mss             int     E F   the socket's send MSS (tcpi_snd_mss / mss_cache)
+//	retransmits     int     E F   total retransmissions, SYN-ACK ones included
+//	ipVersion       int     E F   4 or 6; 0 when the SYN was not seen
+//	ttl             int     E F   the SYN's IPv4 TTL or IPv6 hop limit
+//	df              bool    E F   the SYN's don't-fragment bit (IPv4)
+//	window          int     E F   the SYN's window, unscaled
+//	wscale          int     E F   the SYN's window scale option; null when absent
+//	synMss          int     E F   the SYN's MSS option; 0 when absent
+//	timestamps      bool    E F   the SYN carried the timestamp option
+//	sackPermitted   bool    E F   the SYN carried SACK-permitted
+//	synCookie       bool    E     the kernel answered with a syncookie
+//	options         [int]   E F   the SYN's TCP option kinds in wire order (at most 16)
+//	fingerprint     string  E F   AppendFingerprint; "" when the SYN was not seen
+//	timingSource    string  E F   "ebpf", "fallback" or "none": where the times and RTT figures came from
+//	synSource       string  E F   "ebpf", "fallback" or "none": where the SYN fields came from
+//
+// In fallback mode the first RTT figures come from TCP_INFO right after
+// accept: tcpRttUs is then usually the kernel's own SYN-ACK→ACK sample
+// (measured from the SYN-ACK's send stamp, in µs), which is the quantity
+// handshakeRttUs measures in eBPF mode, but not always: after a SYN-ACK
+// retransmit, or with syncookies, the kernel takes the sample from the
+// timestamp echo (millisecond granularity) or has none, and once data has
+// flowed it is a smoothed average. So the fallback leaves handshakeRttUs 0
+// rather than pass tcpRttUs off as it. With syncookies the fallback sees no
+// SYN at all (the kernel keeps no request socket to save it in).
+//
+// # Fingerprint (AppendFingerprint, format b1)
+//
+// brink's own, documented SYN fingerprint; it is not JA4T (FoxIO licence)
+// nor p0f's signature format. Six '_'-separated fields after "b1":
+//
+//	b1_<ip>_<ittl>_<options>_<mss>_<wscale>_<window>
+//
+//	ip       "4" or "6", followed by "d" when the IPv4 DF bit is set
+//	ittl     the guessed initial TTL: the smallest of 32, 64, 128, 255 ≥ the TTL seen
+//	options  the option kinds in wire order joined by '.', "-" when none
+//	mss      the MSS option value, "-" when absent
+//	wscale   the window scale option value, "-" when absent
+//	window   "m<k>" when the window is k times the MSS option, else the window
+//
+// Linux over loopback, for example: b1_4d_64_2.4.8.1.3_65495_7_m1; Windows
+// 11 over Ethernet: b1_4d_128_2.1.3.1.1.4_1460_8_m44.
+//
+// # Flag-context properties (AppendValue)
+//
+//	name            value
+//	tcpRttMs        tcpRttUs in ms, decimal ("0.021")
+//	handshakeRttMs  handshakeRttUs in ms, decimal
+//	tcpMinRttMs     tcpMinRttUs in ms, decimal
+//	synTtl          ttl
+//	synWindow       window
+//	synMss          synMss
+//	synWscale       wscale
+//	synFingerprint  fingerprint
+//	captureSource   the better of timingSource and synSource ("ebpf" > "fallback" > "none")
+//
+// A property that was not captured is absent (AppendValue reports false).
+package connsig

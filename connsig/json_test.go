@@ -1,0 +1,152 @@
+package connsig
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// loopbackSignal is an eBPF capture of a Linux loopback connection.
+func loopbackSignal(t testing.TB) *Signal {
+	t.Helper()
+	var s Signal
+	s.Reset()
+	if err := ParseSYN(synSamples[0].pkt, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.SYNTime, s.SYNACKTime, s.ACKTime = 4420590332197, 4420590341715, 4420590364398
+	s.HandshakeRTT = s.ACKTime - s.SYNACKTime
+	s.RTT, s.RTTVar, s.MinRTT, s.MSS = 21, 10, 21, 32768
+	s.TimingSource, s.SYNSource = SourceEBPF, SourceEBPF
+	return &s
+}
+
+func TestAppendJSON(t *testing.T) {
+	s := loopbackSignal(t)
+	const want = `{"version":1,"synTimeNs":4420590332197,"synAckTimeNs":4420590341715,"ackTimeNs":4420590364398,` +
+		`"handshakeRttUs":22,"tcpRttUs":21,"tcpRttVarUs":10,"tcpMinRttUs":21,"mss":32768,"retransmits":0,` +
+		`"ipVersion":4,"ttl":64,"df":true,"window":65495,"wscale":10,"synMss":65495,"timestamps":true,` +
+		`"sackPermitted":true,"synCookie":false,"options":[2,4,8,1,3],"fingerprint":"b1_4d_64_2.4.8.1.3_65495_10_m1",` +
+		`"timingSource":"ebpf","synSource":"ebpf"}`
+	if got := string(s.AppendJSON([]byte("x"))); got != "x"+want {
+		t.Errorf("AppendJSON =\n%s\nwant\n%s", got, "x"+want)
+	}
+
+	var empty Signal
+	empty.Reset()
+	got := empty.AppendJSON(nil)
+	var m map[string]any
+	if err := json.Unmarshal(got, &m); err != nil {
+		t.Fatalf("AppendJSON of an empty Signal is not JSON: %v\n%s", err, got)
+	}
+	if m["wscale"] != nil || m["fingerprint"] != "" || m["timingSource"] != "none" || len(m["options"].([]any)) != 0 {
+		t.Errorf("empty Signal JSON = %s", got)
+	}
+}
+
+// TestAppendJSONFieldNames keeps the documented names and order stable.
+func TestAppendJSONFieldNames(t *testing.T) {
+	want := []string{"version", "synTimeNs", "synAckTimeNs", "ackTimeNs", "handshakeRttUs", "tcpRttUs",
+		"tcpRttVarUs", "tcpMinRttUs", "mss", "retransmits", "ipVersion", "ttl", "df", "window", "wscale",
+		"synMss", "timestamps", "sackPermitted", "synCookie", "options", "fingerprint", "timingSource", "synSource"}
+	dec := json.NewDecoder(bytes.NewReader(loopbackSignal(t).AppendJSON(nil)))
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; dec.More(); i++ {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= len(want) || tok != want[i] {
+			t.Fatalf("field %d = %v, want %v", i, tok, want[min(i, len(want)-1)])
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAppendValue(t *testing.T) {
+	s := loopbackSignal(t)
+	s.MinRTT = 1500
+	tests := []struct {
+		name, want string
+		ok         bool
+	}{
+		{PropTCPRTTMs, "0.021", true},
+		{PropHandshakeRTTMs, "0.022", true},
+		{PropTCPMinRTTMs, "1.5", true},
+		{PropSYNTTL, "64", true},
+		{PropSYNWindow, "65495", true},
+		{PropSYNMSS, "65495", true},
+		{PropSYNWScale, "10", true},
+		{PropSYNFingerprint, "b1_4d_64_2.4.8.1.3_65495_10_m1", true},
+		{PropCaptureSource, "ebpf", true},
+		{"nope", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := s.AppendValue([]byte("p:"), tt.name)
+		if ok != tt.ok || (ok && string(got) != "p:"+tt.want) || (!ok && string(got) != "p:") {
+			t.Errorf("AppendValue(%q) = %q, %v; want %q, %v", tt.name, got, ok, "p:"+tt.want, tt.ok)
+		}
+	}
+	if len(PropertyNames) != len(tests)-1 {
+		t.Errorf("PropertyNames has %d names, the test %d", len(PropertyNames), len(tests)-1)
+	}
+
+	var empty Signal
+	empty.Reset()
+	for _, name := range PropertyNames {
+		got, ok := empty.AppendValue(nil, name)
+		if name == PropCaptureSource {
+			if !ok || string(got) != "none" {
+				t.Errorf("empty AppendValue(%q) = %q, %v; want none, true", name, got, ok)
+			}
+		} else if ok {
+			t.Errorf("empty AppendValue(%q) = %q, true; want absent", name, got)
+		}
+	}
+}
+
+func TestAppendMillis(t *testing.T) {
+	tests := []struct {
+		us   uint64
+		want string
+	}{{1, "0.001"}, {10, "0.01"}, {21, "0.021"}, {1000, "1"}, {1500, "1.5"}, {123456, "123.456"}, {120000, "120"}}
+	for _, tt := range tests {
+		if got, _ := appendMillis(nil, tt.us); string(got) != tt.want {
+			t.Errorf("appendMillis(%d) = %q, want %q", tt.us, got, tt.want)
+		}
+	}
+}
+
+func TestCaptureSource(t *testing.T) {
+	tests := []struct {
+		timing, syn, want Source
+	}{
+		{SourceNone, SourceNone, SourceNone},
+		{SourceFallback, SourceNone, SourceFallback},
+		{SourceNone, SourceFallback, SourceFallback},
+		{SourceEBPF, SourceNone, SourceEBPF},
+		{SourceFallback, SourceEBPF, SourceEBPF},
+	}
+	for _, tt := range tests {
+		s := Signal{TimingSource: tt.timing, SYNSource: tt.syn}
+		if got := s.CaptureSource(); got != tt.want {
+			t.Errorf("CaptureSource(%v, %v) = %v, want %v", tt.timing, tt.syn, got, tt.want)
+		}
+	}
+	if Source(9).String() != "unknown" {
+		t.Errorf("Source(9).String() = %q", Source(9).String())
+	}
+}
+
+func TestInitialTTL(t *testing.T) {
+	for ttl, want := range map[uint8]uint8{0: 0, 1: 32, 32: 32, 33: 64, 64: 64, 65: 128, 113: 128, 128: 128, 129: 255, 255: 255} {
+		if got := InitialTTL(ttl); got != want {
+			t.Errorf("InitialTTL(%d) = %d, want %d", ttl, got, want)
+		}
+	}
+}
