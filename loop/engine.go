@@ -38,11 +38,12 @@ func (e *engine) run(i int) error {
 	)
 	if !e.up {
 		// gnet.Run failed before OnBoot (binding the address).
-		e.booted()
-		e.up = true
 		if err == nil {
 			err = errBoot
 		}
+		e.bootErr = err
+		e.up = true
+		e.booted()
 	}
 	return err
 }

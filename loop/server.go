@@ -97,15 +97,8 @@ func (s *Server) Run(ctx context.Context) error {
 		e.booted = booted.Done
 		go func() { errc <- e.run(i) }()
 	}
-	bootDone := make(chan struct{})
-	go func() { booted.Wait(); close(bootDone) }()
-	select {
-	case <-bootDone:
-	case err := <-errc:
-		s.releaseHold()
-		s.stopEngines()
-		return s.collect(err, errc, n-1)
-	}
+	// Every engine reports once, from OnBoot or from a failed start.
+	booted.Wait()
 	s.releaseHold()
 	for _, e := range s.engines {
 		if e.bootErr != nil {
