@@ -67,20 +67,25 @@ func loopETag(b *testing.B, addr string, req []byte) string {
 	return ""
 }
 
-// BenchmarkLoopServe compares requests/s and latency of the loop path, of
-// fasthttp.Server on the same handler, and of the ceiling.
+// BenchmarkLoopServe compares requests/s and latency of the loop path
+// (GOMAXPROCS loops, and 1 loop), of fasthttp.Server on the same handler,
+// and of the ceiling (GOMAXPROCS loops, and 1 loop).
 func BenchmarkLoopServe(b *testing.B) {
 	h := loopAPI(b, loopFlags)
 	loops := runtime.GOMAXPROCS(0)
 	loopAddr := loopStartLoop(b, h.Handle, loop.Config{Loops: loops})
+	loop1Addr := loopStartLoop(b, h.Handle, loop.Config{Loops: 1})
 	fastAddr := loopStartFasthttp(b, h.Handle)
 	conns, dur := loopLoad()
 	for _, tc := range loopCases(b, loopAddr) {
 		// The ceiling answers every request with the bytes the API gives
 		// to the case's first request.
-		ceilAddr := loopStartCeiling(b, loopAnswer(b, loopAddr, tc.reqs[0]), loops)
+		answer := loopAnswer(b, loopAddr, tc.reqs[0])
+		ceilAddr := loopStartCeiling(b, answer, loops)
+		ceil1Addr := loopStartCeiling(b, answer, 1)
 		for _, srv := range []struct{ name, addr string }{
-			{"loop", loopAddr}, {"fasthttp", fastAddr}, {"ceiling", ceilAddr},
+			{"loop", loopAddr}, {"loop-1loop", loop1Addr}, {"fasthttp", fastAddr},
+			{"ceiling", ceilAddr}, {"ceiling-1loop", ceil1Addr},
 		} {
 			b.Run(tc.name+"/"+srv.name, func(b *testing.B) {
 				b.ReportAllocs()
