@@ -1,0 +1,179 @@
+//go:build linux
+
+package tcpsig
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/brink-edge/brink/connsig"
+)
+
+// Capture is the eBPF capturer: the sockops program attached to a cgroup
+// and the sk_storage map it fills. Its methods are safe for concurrent use.
+type Capture struct {
+	objs     tcpsigObjects
+	link     link.Link
+	cgroup   string
+	log      *slog.Logger
+	fallback Fallback
+	bufs     sync.Pool // *lookupBuf
+	close    sync.Once
+	closeErr error
+}
+
+// lookupBuf holds one Map.Lookup's key and value, pooled so that Capture
+// neither allocates nor shares buffers between loops.
+type lookupBuf struct {
+	key uint32
+	val [recordSize]byte
+}
+
+var (
+	_ connsig.Capturer         = (*Capture)(nil)
+	_ connsig.ListenerPreparer = (*Capture)(nil)
+)
+
+// probe caches the feature probe: the kernel answer does not change.
+var probe = sync.OnceValue(func() error {
+	checks := []struct {
+		what string
+		err  func() error
+	}{
+		{"sockops programs", func() error { return features.HaveProgramType(ebpf.SockOps) }},
+		{"sk_storage maps", func() error { return features.HaveMapType(ebpf.SkStorage) }},
+		{"LRU hash maps", func() error { return features.HaveMapType(ebpf.LRUHash) }},
+		{"bpf_sk_storage_get in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnSkStorageGet) }},
+		{"bpf_get_netns_cookie in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnGetNetnsCookie) }},
+		{"bpf_skc_to_tcp_sock in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnSkcToTcpSock) }},
+	}
+	for _, c := range checks {
+		if err := c.err(); err != nil {
+			return fmt.Errorf("probing %s: %w", c.what, err)
+		}
+	}
+	return nil
+})
+
+// Open loads the sockops program, attaches it to cfg's cgroup and returns
+// the capturer. It probes the kernel once per process (github.com/cilium/ebpf/features).
+// Errors wrap ebpf.ErrNotSupported when the kernel lacks a feature and
+// unix.EPERM (or EACCES) without the privileges (CAP_BPF and CAP_NET_ADMIN,
+// or root); callers fall back then (Auto does).
+//
+// Only listeners that call listen() after Open get the SYN-ACK callback that
+// records SYN headers and SYN-ACK times: open the capturer before the
+// listening sockets (PrepareListener notices a listener that predates it).
+func Open(cfg Config) (*Capture, error) {
+	log := cfg.logger()
+	cgroup := cfg.CgroupPath
+	if cgroup == "" {
+		cgroup = ownCgroup()
+	}
+	if err := probe(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("removing the memlock rlimit: %w", err)
+	}
+	c := &Capture{cgroup: cgroup, log: log}
+	c.bufs.New = func() any { return new(lookupBuf) }
+	if err := loadTcpsigObjects(&c.objs, nil); err != nil {
+		return nil, fmt.Errorf("loading the sockops program: %w", err)
+	}
+	l, err := link.AttachCgroup(link.CgroupOptions{
+		Path:    cgroup,
+		Attach:  ebpf.AttachCGroupSockOps,
+		Program: c.objs.TcpsigSockops,
+	})
+	if err != nil {
+		c.objs.Close()
+		return nil, fmt.Errorf("attaching the sockops program to cgroup %s: %w", cgroup, err)
+	}
+	c.link = l
+	ebpfEnabled.Set(1)
+	return c, nil
+}
+
+// Cgroup returns the cgroup directory the program is attached to.
+func (c *Capture) Cgroup() string { return c.cgroup }
+
+// Mode returns connsig.SourceEBPF.
+func (c *Capture) Mode() connsig.Source { return connsig.SourceEBPF }
+
+// Capture fills s (after s.Reset) from the record the program keeps on the
+// accepted socket fd. Without a record (the connection's listener predates
+// Open and its handshake entry was evicted, or the socket is not in the
+// cgroup) it falls back to TCP_SAVED_SYN and TCP_INFO for this connection.
+// It allocates nothing.
+func (c *Capture) Capture(fd int, s *connsig.Signal) error {
+	s.Reset()
+	b := c.bufs.Get().(*lookupBuf)
+	b.key = uint32(fd)
+	err := c.objs.Records.Lookup(&b.key, &b.val)
+	if err == nil {
+		err = decodeRecord(b.val[:], s)
+	}
+	c.bufs.Put(b)
+	if err != nil {
+		// ErrKeyNotExist, ErrNotEstablished, or the socket is gone (EBADF).
+		return c.fallback.Capture(fd, s)
+	}
+	observe(s)
+	return nil
+}
+
+// PrepareListener checks that the program instruments the listening socket
+// fd. When it does not (fd called listen() before Open), it sets
+// TCP_SAVE_SYN on it, so that the program (and the per-connection fallback)
+// still get the SYN headers of its non-syncookie connections, and logs once
+// per listener what is missing.
+func (c *Capture) PrepareListener(fd int) error {
+	if c.instrumented(fd) {
+		return nil
+	}
+	c.log.Warn("tcpsig: listener predates the eBPF program: SYN-ACK times and syncookie SYNs of its connections are not captured; SYN headers come from TCP_SAVE_SYN",
+		"fd", fd)
+	return c.fallback.PrepareListener(fd)
+}
+
+// instrumented reports whether the program marked fd as a listener it
+// instruments (BPF_SOCK_OPS_TCP_LISTEN_CB ran for it).
+func (c *Capture) instrumented(fd int) bool {
+	b := c.bufs.Get().(*lookupBuf)
+	defer c.bufs.Put(b)
+	b.key = uint32(fd)
+	return c.objs.Records.Lookup(&b.key, &b.val) == nil && b.val[offFlags]&flagListener != 0
+}
+
+// Close detaches the program and frees the maps; records of open
+// connections go with them. It is idempotent.
+func (c *Capture) Close() error {
+	c.close.Do(func() {
+		ebpfEnabled.Set(0)
+		c.closeErr = errors.Join(c.link.Close(), c.objs.Close())
+	})
+	return c.closeErr
+}
+
+// isUnavailable reports whether err means "no eBPF here" (a missing kernel
+// feature or privilege) rather than a bug. A verifier rejection also comes
+// back as EACCES or EPERM, but with the verifier's log: that is a bug in
+// sockops.c, never "unavailable" (a load refused for want of privilege is a
+// VerifierError too, with an empty log).
+func isUnavailable(err error) bool {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) && len(ve.Log) > 0 {
+		return false
+	}
+	return errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
+}

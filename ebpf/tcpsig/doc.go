@@ -1,0 +1,101 @@
+// Package tcpsig captures a TCP connection's signal (connsig.Signal) right
+// after accept: the SYN's headers, the handshake's kernel times and the
+// kernel's RTT figures. It is named tcpsig so that it does not shadow
+// github.com/cilium/ebpf.
+//
+// # Modes
+//
+// eBPF (Open, *Capture): one cgroup v2 sockops program (sockops.c; bpf2go
+// output committed, so go build needs no clang) records, per passive
+// connection, into BPF_MAP_TYPE_SK_STORAGE on the accepted socket:
+//
+//   - the SYN's time: BPF_SOCK_OPS_TIMEOUT_INIT, the first callback on the
+//     new request socket, in the softirq that processes the SYN;
+//   - the SYN-ACK's time and the SYN's IP and TCP headers:
+//     BPF_SOCK_OPS_HDR_OPT_LEN_CB while the SYN-ACK is built (enabled on the
+//     listener with BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG at
+//     BPF_SOCK_OPS_TCP_LISTEN_CB), where bpf_getsockopt(TCP_BPF_SYN_IP) hands
+//     over the SYN being answered — also in syncookie mode, where no request
+//     socket is kept, TIMEOUT_INIT does not run (the SYN's time is then the
+//     SYN-ACK's) and TCP_SAVED_SYN has nothing;
+//   - the final ACK's time and srtt, rtt_min, mss_cache, total_retrans
+//     (and mdev from the tcp_sock, via bpf_skc_to_tcp_sock and CO-RE):
+//     BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB on the new socket.
+//
+// The request-socket callbacks keep their part in an LRU hash keyed by netns
+// cookie and 4-tuple until PASSIVE_ESTABLISHED moves it into sk_storage.
+// Capture reads it with one map lookup keyed by the socket's fd. No XDP/TC
+// program and no per-interface attachment are needed: the SYN-ACK callback
+// sees the SYN even with syncookies. BPF_SOCK_OPS_PARSE_HDR_OPT_CB is not
+// used (on the final ACK it cannot see the SYN), nor BPF_SOCK_OPS_RTT_CB
+// (the record is read once, at accept, before any later RTT sample exists;
+// the callback would cost a program run per ACK for nothing).
+//
+// Fallback (Fallback): TCP_SAVE_SYN on the listener (PrepareListener), then
+// getsockopt TCP_SAVED_SYN and TCP_INFO on the accepted socket. Never
+// TCP_DEFER_ACCEPT.
+//
+// What each mode fills (see the connsig package doc for the JSON names):
+//
+//	field                          eBPF                        fallback
+//	SYNTime, SYNACKTime, ACKTime   yes (CLOCK_MONOTONIC ns)    no (0)
+//	HandshakeRTT                   ACK - SYN-ACK, one SYN-ACK  no (0)
+//	RTT, RTTVar, MinRTT, MSS,      at PASSIVE_ESTABLISHED      TCP_INFO at Capture
+//	Retransmits
+//	SYN fields (TTL, DF, window,   yes, syncookies too         yes, not with syncookies
+//	options, MSS, wscale, ...)
+//	SYNCookie                      yes                         no (false)
+//
+// Right after accept the fallback's RTT (tcpi_rtt) is usually the kernel's
+// own SYN-ACK→ACK sample, the quantity HandshakeRTT measures, but not after
+// a SYN-ACK retransmit or with syncookies: the sample then comes from the
+// timestamp echo at millisecond granularity (on loopback with syncookies
+// forced the kernel reported 44 ms where the eBPF handshake RTT was 30 µs).
+// So the fallback leaves HandshakeRTT 0 instead of passing RTT off as it.
+//
+// # Order and scope
+//
+// The SYN-ACK callback runs only for listeners that call listen() after the
+// program is attached: open the capturer (Auto) before the listening
+// sockets. PrepareListener notices a listener that predates it, logs that,
+// and sets TCP_SAVE_SYN so its connections still get SYN headers (read by
+// the program from the new socket) and ACK-side figures. The program
+// instruments the sockets of every process in Config.CgroupPath (default:
+// brink's own cgroup) and of its descendants. The listener must be plain TCP:
+// Go's net.Listen uses MPTCP by default since Go 1.24, and an MPTCP socket
+// takes no TCP_SAVE_SYN (ENOPROTOOPT) and is not the TCP subflow that holds
+// the record (ListenConfig.SetMultipathTCP(false) avoids it).
+//
+// A connection with no record (its handshake entry evicted from the LRU under
+// a SYN flood, or its socket outside the cgroup) is captured by the fallback
+// path instead, per connection.
+//
+// # Contracts
+//
+// Allocation: Capture (both modes) and the record decoder allocate nothing
+// in steady state (the eBPF lookup buffers are pooled). Concurrency: Capture
+// and PrepareListener are safe to call from concurrently running loops; Open,
+// Auto and Close are cold. Buffers: Capture keeps no reference to the
+// Signal. Errors: Capture returns sentinels or a unix.Errno, unwrapped.
+//
+// # Metrics
+//
+//	brink_ebpf_enabled                      gauge: 1 while an eBPF Capture is open
+//	brink_signal_captures_total{source}     Capture calls by connsig.Signal.CaptureSource: ebpf, fallback, none
+//	brink_tcp_handshake_rtt_seconds         histogram of HandshakeRTT (eBPF mode)
+//	brink_tcp_rtt_seconds                   histogram of the kernel's smoothed RTT at accept (both modes)
+//
+// # Privileges and tests
+//
+// Open needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (bpf_skc_to_tcp_sock), or
+// root. Its errors wrap ebpf.ErrNotSupported or EPERM/EACCES when the kernel
+// or the privileges do not allow it (Auto then falls back); a verifier
+// rejection is a bug and is reported as such.
+//
+// The kernel tests need root: each creates a child cgroup under the cgroup2
+// mount, moves the test process into it and attaches the program there, so
+// only that process's sockets ever meet it; the link is fd-based, so nothing
+// stays attached if the process dies. Syncookie and dual-stack cases run in a
+// private network namespace. Without root or eBPF they skip with the reason,
+// and fail instead under BRINK_REQUIRE_EBPF=1 (.ci/run sets it).
+package tcpsig

@@ -1,0 +1,295 @@
+//go:build ignore
+
+// sockops.c: brink's connection-signal capture, one cgroup v2 sockops program.
+//
+// For every passive TCP connection of a listener in the cgroup it records,
+// in BPF_MAP_TYPE_SK_STORAGE on the accepted socket (userspace looks it up
+// with the socket's fd as the key):
+//
+//   syn_ns          bpf_ktime_get_ns() when the kernel processed the SYN:
+//                   BPF_SOCK_OPS_TIMEOUT_INIT on the request socket, or, in
+//                   syncookie mode (no request socket is kept and TIMEOUT_INIT
+//                   does not run), the first SYN-ACK callback
+//   synack_ns       when the first SYN-ACK was built (BPF_SOCK_OPS_HDR_OPT_LEN_CB
+//                   with skb_tcp_flags SYN|ACK on the request socket)
+//   synack_last_ns  when the last one was (SYN-ACK retransmits), synacks: how many
+//   ack_ns          BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB: the final ACK arrived
+//   srtt/mdev/rtt_min/mss/total_retrans   the sock_ops fields at that moment
+//                   (mdev from the tcp_sock through bpf_skc_to_tcp_sock)
+//   syn[]           the SYN's IP and TCP headers, from
+//                   bpf_getsockopt(SOL_TCP, TCP_BPF_SYN_IP) in the SYN-ACK
+//                   callback, where the kernel hands the program the SYN it is
+//                   answering, syncookie mode included; or, for a listener
+//                   that predates the program but has TCP_SAVE_SYN, from the
+//                   child's saved SYN at PASSIVE_ESTABLISHED
+//
+// The request-socket callbacks cannot reach the accepted socket (it does not
+// exist yet, and in syncookie mode the request socket is gone before the ACK),
+// so they keep their part in an LRU hash keyed by netns cookie and 4-tuple
+// (addresses as IPv6, IPv4 mapped, so a dual-stack listener's AF_INET request
+// and AF_INET6 child agree); PASSIVE_ESTABLISHED moves it into sk_storage and
+// deletes it. No XDP/TC program and no per-interface attachment is needed.
+//
+// The SYN-ACK callback runs only for listeners with
+// BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG, which the program sets in
+// BPF_SOCK_OPS_TCP_LISTEN_CB: listeners must call listen() after the program
+// is attached (their sk_storage gets F_LISTENER so userspace can tell). The
+// accepted socket inherits the flag; PASSIVE_ESTABLISHED clears it again so
+// established connections pay nothing per packet. The program never reserves
+// option space, so packets are unchanged, and it always returns 1 (sockops
+// "ok") with reply untouched (0: the kernel's defaults for TIMEOUT_INIT etc.).
+//
+// BPF_SOCK_OPS_RTT_CB_FLAG is not set: userspace reads the record once, right
+// after accept, before the socket has sent data, so no later RTT sample could
+// reach it, and the callback would cost a program run per ACK for nothing.
+//
+// Keep struct record in step with record.go (recordSize, the offsets).
+
+#include <linux/bpf.h>
+#include "bpf_helpers.h"
+#include "bpf_endian.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOL_TCP 6
+#define ENOSPC 28
+#define TCPHDR_SYN 0x02
+#define TCPHDR_ACK 0x10
+
+// The one kernel-internal field read (the RTT variance is not in the
+// sock_ops context); CO-RE relocates its offset against the kernel's BTF at
+// load time, so no vmlinux.h is needed.
+struct tcp_sock {
+	__u32 mdev_us; // RTT variance << 2, µs
+} __attribute__((preserve_access_index));
+
+#define RECORD_VERSION 1
+// IPv4 (max 60) or IPv6 (40 + extension headers) plus TCP (max 60).
+#define SYN_MAX 128
+// In-flight handshakes remembered between SYN-ACK and ACK. Under a SYN flood
+// in syncookie mode the oldest are evicted and those connections lose their
+// SYN record (about 200 bytes an entry: some 3 MiB).
+#define PENDING_MAX 16384
+
+enum {
+	F_SYN = 1 << 0,         // syn[] holds the SYN's IP+TCP headers
+	F_TRUNCATED = 1 << 1,   // they were longer than SYN_MAX
+	F_COOKIE = 1 << 2,      // the SYN was answered with a syncookie
+	F_ESTABLISHED = 1 << 3, // PASSIVE_ESTABLISHED ran: ack_ns and the RTT figures are set
+	F_LISTENER = 1 << 4,    // a listening socket that the program instruments
+	F_REQUEST = 1 << 5,     // a request-socket callback saw the handshake
+};
+
+struct record {
+	__u64 syn_ns;
+	__u64 synack_ns;
+	__u64 synack_last_ns;
+	__u64 ack_ns;
+	__u32 srtt_us;
+	__u32 mdev_us;
+	__u32 rtt_min_us;
+	__u32 mss;
+	__u32 total_retrans;
+	__u16 synacks;
+	__u8 version;
+	__u8 flags;
+	__u16 syn_len;
+	__u16 pad0;
+	__u32 pad1;
+	__u8 syn[SYN_MAX];
+};
+
+struct tuple {
+	__u64 netns;
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u32 lport;
+	__u32 rport;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PENDING_MAX);
+	__type(key, struct tuple);
+	__type(value, struct record);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct record);
+} records SEC(".maps");
+
+// ctx reads a sock_ops context field with a volatile load.
+#define ctx(skops, field) (*(volatile __u32 *)&(skops)->field)
+
+static __always_inline int make_tuple(struct bpf_sock_ops *skops, struct tuple *t)
+{
+	// Every address field is read, whatever the family, before branching:
+	// the verifier rejects a context access through a computed pointer,
+	// which is what clang makes of two branches loading different fields
+	// into the same place. Volatile loads are neither sunk into the
+	// branches nor dropped.
+	__u32 family = ctx(skops, family);
+	__u32 l4 = ctx(skops, local_ip4), r4 = ctx(skops, remote_ip4);
+	__u32 l0 = ctx(skops, local_ip6[0]), l1 = ctx(skops, local_ip6[1]);
+	__u32 l2 = ctx(skops, local_ip6[2]), l3 = ctx(skops, local_ip6[3]);
+	__u32 r0 = ctx(skops, remote_ip6[0]), r1 = ctx(skops, remote_ip6[1]);
+	__u32 r2 = ctx(skops, remote_ip6[2]), r3 = ctx(skops, remote_ip6[3]);
+
+	t->netns = bpf_get_netns_cookie(skops);
+	t->lport = ctx(skops, local_port);
+	t->rport = ctx(skops, remote_port);
+	if (family == AF_INET) {
+		// IPv4-mapped, as the AF_INET6 child of a dual-stack listener has it.
+		t->laddr[2] = bpf_htonl(0xffff);
+		t->laddr[3] = l4;
+		t->raddr[2] = bpf_htonl(0xffff);
+		t->raddr[3] = r4;
+		return 0;
+	}
+	if (family == AF_INET6) {
+		t->laddr[0] = l0;
+		t->laddr[1] = l1;
+		t->laddr[2] = l2;
+		t->laddr[3] = l3;
+		t->raddr[0] = r0;
+		t->raddr[1] = r1;
+		t->raddr[2] = r2;
+		t->raddr[3] = r3;
+		return 0;
+	}
+	return -1;
+}
+
+// start_request (re)starts the pending record of a handshake.
+static __always_inline struct record *start_request(struct tuple *t, __u64 now, __u8 flags)
+{
+	struct record r = {};
+
+	r.version = RECORD_VERSION;
+	r.flags = F_REQUEST | flags;
+	r.syn_ns = now;
+	if (bpf_map_update_elem(&pending, t, &r, BPF_ANY))
+		return 0;
+	return bpf_map_lookup_elem(&pending, t);
+}
+
+static __always_inline void save_syn(struct bpf_sock_ops *skops, struct record *r)
+{
+	long n = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN_IP, r->syn, SYN_MAX);
+
+	if (n > 0) {
+		r->syn_len = n;
+		r->flags |= F_SYN;
+	} else if (n == -ENOSPC) {
+		r->syn_len = SYN_MAX;
+		r->flags |= F_SYN | F_TRUNCATED;
+	}
+}
+
+// on_synack runs while a SYN-ACK's header is sized, on the request socket.
+static __always_inline void on_synack(struct bpf_sock_ops *skops)
+{
+	struct tuple t = {};
+	struct record *r;
+	__u64 now = bpf_ktime_get_ns();
+	int cookie = skops->args[0] & BPF_WRITE_HDR_TCP_SYNACK_COOKIE;
+
+	if (make_tuple(skops, &t))
+		return;
+	r = cookie ? 0 : bpf_map_lookup_elem(&pending, &t);
+	if (!r)
+		r = start_request(&t, now, cookie ? F_COOKIE : 0);
+	if (!r)
+		return;
+	if (r->synacks == 0) {
+		// Only the first SYN-ACK carries the SYN (syn_skb); retransmits
+		// are sent from a timer.
+		r->synack_ns = now;
+		save_syn(skops, r);
+	}
+	r->synack_last_ns = now;
+	r->synacks++;
+}
+
+// on_established runs on the accepted socket when the final ACK arrives.
+static __always_inline void on_established(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct tuple t = {};
+	struct record *st, *r;
+	struct tcp_sock *tp;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	if (!make_tuple(skops, &t)) {
+		r = bpf_map_lookup_elem(&pending, &t);
+		if (r) {
+			*st = *r;
+			bpf_map_delete_elem(&pending, &t);
+		}
+	}
+	st->version = RECORD_VERSION;
+	st->ack_ns = now;
+	st->srtt_us = skops->srtt_us >> 3;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp)
+		st->mdev_us = tp->mdev_us >> 2;
+	st->rtt_min_us = skops->rtt_min;
+	st->mss = skops->mss_cache;
+	st->total_retrans = skops->total_retrans;
+	st->flags |= F_ESTABLISHED;
+	if (!(st->flags & F_SYN))
+		save_syn(skops, st); // the child's saved SYN, when the listener has TCP_SAVE_SYN
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+}
+
+static __always_inline void on_listen(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct record *st;
+
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	st->version = RECORD_VERSION;
+	st->flags |= F_LISTENER;
+}
+
+SEC("sockops")
+int tcpsig_sockops(struct bpf_sock_ops *skops)
+{
+	struct tuple t = {};
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		on_listen(skops);
+		break;
+	case BPF_SOCK_OPS_TIMEOUT_INIT:
+		// A fresh request socket (not in syncookie mode). Active opens
+		// run it on a full socket: not ours.
+		if (!skops->is_fullsock && !make_tuple(skops, &t))
+			start_request(&t, bpf_ktime_get_ns(), 0);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		if (!skops->is_fullsock &&
+		    (skops->skb_tcp_flags & (TCPHDR_SYN | TCPHDR_ACK)) == (TCPHDR_SYN | TCPHDR_ACK))
+			on_synack(skops);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		on_established(skops);
+		break;
+	}
+	return 1;
+}
+
+char __license[] SEC("license") = "Dual MIT/GPL";
