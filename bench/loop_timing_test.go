@@ -103,7 +103,8 @@ type loopNamedCapturer struct {
 
 // BenchmarkLoopConnRate measures new connections per second (connect, one
 // 304 request, close) on fasthttp.Server and on the loop with capture off,
-// with a no-op Capturer, and with a TCP_INFO Capturer.
+// with a no-op Capturer, with a TCP_INFO Capturer, and with SO_REUSEPORT
+// (each loop accepts its own connections: no hand-off from an acceptor).
 func BenchmarkLoopConnRate(b *testing.B) {
 	h := loopAPI(b, loopFlags)
 	conns, dur := loopLoad()
@@ -115,6 +116,7 @@ func BenchmarkLoopConnRate(b *testing.B) {
 	for _, c := range caps {
 		servers = append(servers, struct{ name, addr string }{c.name, loopStartLoop(b, h.Handle, loop.Config{Capturer: c.c})})
 	}
+	servers = append(servers, struct{ name, addr string }{"loop-reuseport-capture-off", loopStartLoop(b, h.Handle, loop.Config{ReusePort: true})})
 	features := request("/api/client/features", clientToken, "")
 	req := request("/api/client/features", clientToken, loopETag(b, servers[1].addr, features))
 	for _, srv := range servers {
