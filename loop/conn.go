@@ -152,11 +152,11 @@ func (c *Conn) Close() error {
 	return c.gc.Close()
 }
 
-// Detach, called during OnData, hands the connection's output to a
-// goroutine of the handler: after OnData returns, the loop sends what was
-// written, then stops calling OnData (bytes received are discarded) and
-// stops applying timeouts; the goroutine writes with WriteAsync and ends
-// the connection with Close. A detached Conn is not reused by the loop, so
+// Detach hands the connection's output to a goroutine of the handler; call
+// it during OnData. After OnData returns, the loop sends what was written,
+// then stops calling OnData (bytes received are discarded) and stops
+// applying timeouts; the goroutine writes with WriteAsync and ends the
+// connection with Finish (or Close). A detached Conn is not reused by the loop, so
 // the goroutine may keep it after OnClose.
 func (c *Conn) Detach() {
 	if c.offline {
