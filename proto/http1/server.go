@@ -131,12 +131,14 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		if r == incomplete {
 			break
 		}
-		consumed = p.rd.pos - p.br.Buffered()
 		if r == detached {
 			_ = p.bw.Flush()
-			// The parser now belongs to the stream goroutine.
+			// The parser now belongs to the stream goroutine; requests
+			// pipelined behind the stream are discarded.
+			go s.stream(c, p)
 			return len(in), loop.Continue
 		}
+		consumed = p.rd.pos - p.br.Buffered()
 	}
 	_ = p.bw.Flush()
 	s.putParser(p)
@@ -249,7 +251,6 @@ func (s *Server) answer(c *loop.Conn, st *connState, p *parser) (result, loop.Ac
 		st.streaming = true
 		_ = p.bw.Flush()
 		c.Detach()
-		go s.stream(c, p)
 		return detached, loop.Continue
 	}
 	if err := resp.Write(p.bw); err != nil {
