@@ -5,17 +5,24 @@ import (
 	"time"
 )
 
-// buildClientJSON serialises every feature, and the segment list, once.
-func (p *Plan) buildClientJSON() {
-	buf := make([]byte, 0, 512*len(p.flags))
+// buildClientJSON serialises every feature, but those reused (true in
+// reused, which may be nil) whose JSON is kept, and the segment list.
+// fresh is the number of features to serialise.
+func (p *Plan) buildClientJSON(reused []bool, fresh int) {
+	buf := make([]byte, 0, 512*fresh)
 	spans := make([]span, len(p.flags))
 	for i := range p.flags {
+		if reused != nil && reused[i] {
+			continue
+		}
 		start := len(buf)
 		buf = appendFeatureJSON(buf, p.flags[i].src)
 		spans[i] = span{start, len(buf)}
 	}
 	for i := range p.flags {
-		p.flags[i].client = buf[spans[i].start:spans[i].end:spans[i].end]
+		if reused == nil || !reused[i] {
+			p.flags[i].client = buf[spans[i].start:spans[i].end:spans[i].end]
+		}
 	}
 	if p.src.Segments != nil {
 		var sb []byte

@@ -139,6 +139,9 @@ func compileConstraint(c *Constraint, rc *regexCache, warn func(string)) cconstr
 type regexCache struct {
 	res  map[string]*regexp.Regexp
 	errs map[string]error
+	// parent, when set, is the cache of the plan CompileFrom starts from:
+	// read, never written, until flatten.
+	parent *regexCache
 }
 
 func (rc *regexCache) compile(pat string) (*regexp.Regexp, error) {
@@ -148,19 +151,58 @@ func (rc *regexCache) compile(pat string) (*regexp.Regexp, error) {
 	if err, ok := rc.errs[pat]; ok {
 		return nil, err
 	}
+	if pr := rc.parent; pr != nil {
+		if re, ok := pr.res[pat]; ok {
+			rc.put(pat, re, nil)
+			return re, nil
+		}
+		if err, ok := pr.errs[pat]; ok {
+			rc.put(pat, nil, err)
+			return nil, err
+		}
+	}
 	re, err := regexp.Compile(pat)
+	rc.put(pat, re, err)
+	return re, err
+}
+
+func (rc *regexCache) put(pat string, re *regexp.Regexp, err error) {
 	if err != nil {
 		if rc.errs == nil {
 			rc.errs = map[string]error{}
 		}
 		rc.errs[pat] = err
-		return nil, err
+		return
 	}
 	if rc.res == nil {
 		rc.res = map[string]*regexp.Regexp{}
 	}
 	rc.res[pat] = re
-	return re, nil
+}
+
+// maxRegexCache bounds what flatten carries over from a parent cache.
+const maxRegexCache = 4096
+
+// flatten ends a compile: rc keeps what it compiled or took from its
+// parent, plus the parent's other regexes while the two together stay
+// under maxRegexCache, so a chain of CompileFrom neither keeps every
+// plan's cache alive nor grows without bound.
+func (rc *regexCache) flatten() {
+	pr := rc.parent
+	rc.parent = nil
+	if pr == nil || len(pr.res)+len(pr.errs)+len(rc.res)+len(rc.errs) > maxRegexCache {
+		return
+	}
+	for k, v := range pr.res {
+		if _, ok := rc.res[k]; !ok {
+			rc.put(k, v, nil)
+		}
+	}
+	for k, v := range pr.errs {
+		if _, ok := rc.errs[k]; !ok {
+			rc.put(k, nil, v)
+		}
+	}
 }
 
 // parseNumber parses a decimal number as Rust's f64 parser does (no hex

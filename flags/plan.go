@@ -21,6 +21,9 @@ type Plan struct {
 	scopeMu  sync.Mutex
 	segJSON  []byte // `,"segments":[...]`, empty when the source has none
 	metaJSON []byte // `,"meta":{...}`, empty when the source has none
+	// rc holds the regexes compiled for this plan (and those of the plan
+	// it was compiled from); CompileFrom reads it, never writes it.
+	rc *regexCache
 }
 
 // Warnings returns human-readable notes about what Compile could not
