@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
 
 package tcpsig
 
@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -163,6 +166,29 @@ func (c *Capture) Close() error {
 		c.closeErr = errors.Join(c.link.Close(), c.objs.Close())
 	})
 	return c.closeErr
+}
+
+// ownCgroup returns the calling process's cgroup v2 directory, or
+// DefaultCgroupRoot when it cannot be resolved. Cold path.
+func ownCgroup() string {
+	mount := cgroup2Mount()
+	if mount == "" {
+		return DefaultCgroupRoot
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return mount
+	}
+	for line := range strings.Lines(string(b)) {
+		if rel, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			dir := filepath.Join(mount, filepath.Clean("/"+rel))
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				return dir
+			}
+			return mount
+		}
+	}
+	return mount
 }
 
 // isUnavailable reports whether err means "no eBPF here" (a missing kernel

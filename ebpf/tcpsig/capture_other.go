@@ -1,10 +1,11 @@
-//go:build !linux
+//go:build !linux || !(386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
 
 package tcpsig
 
 import "github.com/brink-edge/brink/connsig"
 
-// Capture is the eBPF capturer; on this system Open always fails.
+// Capture is the eBPF capturer; on this system (not Linux, or a big-endian
+// one: only the little-endian object is shipped) Open always fails.
 type Capture struct{}
 
 // Open returns ErrUnimplemented on this system.
