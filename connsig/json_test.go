@@ -3,6 +3,7 @@ package connsig
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"testing"
 )
 
@@ -64,6 +65,28 @@ func TestAppendJSONFieldNames(t *testing.T) {
 		var v any
 		if err := dec.Decode(&v); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestDocTable: every JSON field and property has a row in doc.go's tables.
+func TestDocTable(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(loopbackSignal(t).AppendJSON(nil), &m); err != nil {
+		t.Fatal(err)
+	}
+	for name := range m {
+		if !bytes.Contains(doc, []byte("\n//\t"+name+" ")) {
+			t.Errorf("JSON field %q has no row in doc.go", name)
+		}
+	}
+	for _, name := range PropertyNames {
+		if !bytes.Contains(doc, []byte("\n//\t"+name+" ")) {
+			t.Errorf("property %q has no row in doc.go", name)
 		}
 	}
 }

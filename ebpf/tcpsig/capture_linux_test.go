@@ -295,3 +295,17 @@ func TestIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnCgroup(t *testing.T) {
+	mount := cgroup2Mount()
+	if mount == "" {
+		t.Skip("no cgroup2 mount")
+	}
+	dir := ownCgroup()
+	if !strings.HasPrefix(dir, mount) {
+		t.Errorf("ownCgroup() = %q, not under the cgroup2 mount %q", dir, mount)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Errorf("ownCgroup() = %q: %v", dir, err)
+	}
+}
