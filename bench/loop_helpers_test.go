@@ -110,10 +110,15 @@ type loopCeiling struct {
 
 func (s *loopCeiling) OnBoot(e gnet.Engine) gnet.Action { s.eng = e; close(s.up); return gnet.None }
 
+func (s *loopCeiling) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	c.SetContext(new([]byte))
+	return nil, gnet.None
+}
+
 func (s *loopCeiling) OnTraffic(c gnet.Conn) gnet.Action {
 	in, _ := c.Peek(-1)
-	out, _ := c.Context().([]byte)
-	out = out[:0]
+	outp := c.Context().(*[]byte)
+	out := (*outp)[:0]
 	n := 0
 	for {
 		i := bytes.Index(in[n:], []byte("\r\n\r\n"))
@@ -127,7 +132,7 @@ func (s *loopCeiling) OnTraffic(c gnet.Conn) gnet.Action {
 		_, _ = c.Discard(n)
 		_, _ = c.Write(out)
 	}
-	c.SetContext(out)
+	*outp = out
 	return gnet.None
 }
 
