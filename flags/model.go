@@ -11,6 +11,9 @@ type ClientFeatures struct {
 	// Query is emitted as null when absent, as Edge does.
 	Query *Query `json:"query"`
 	Meta  *Meta  `json:"meta,omitzero"`
+	// raw, set by DecodeClientFeaturesFrom, holds the JSON each feature
+	// was decoded from, for the next DecodeClientFeaturesFrom.
+	raw *rawFeatures
 }
 
 // Feature is one feature flag of a ClientFeatures payload (unleash-types
