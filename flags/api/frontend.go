@@ -35,6 +35,9 @@ func (h *Handler) serveFrontend(ctx *fasthttp.RequestCtx, st *reqState, rt route
 			c.Has |= flags.HasRemoteAddress
 		}
 	}
+	if sig := connSignal(ctx); sig != nil {
+		addSignalProperties(c, st, sig)
+	}
 	sc := h.scopeFor(st, snap, tok)
 	if name != "" {
 		body, ok := snap.Plan.AppendFrontendFeature(st.body[:0], sc, name, c)

@@ -52,6 +52,11 @@ type Config struct {
 	// /internal-backstage/tokens (edge mode's refresh state, any JSON
 	// value, normally a list); nil, or a nil result, shows [].
 	TokenRefreshes func() any
+	// SignalPath is where GET answers the caller's own connection signal as
+	// JSON (under BasePath). Empty means DefaultSignalPath; "-" turns it
+	// off. With a signal, frontend contexts also carry its properties
+	// (connsig.PropertyNames) unless the caller gave them.
+	SignalPath string
 	// MaxStreams bounds the open /api/client/streaming connections; one
 	// more is answered 503. Zero means 10,000.
 	MaxStreams int
@@ -149,8 +154,10 @@ type CORSConfig struct {
 
 // Handler serves the Unleash HTTP API. Create it with New.
 type Handler struct {
-	cfg         Config
-	base        string
+	cfg  Config
+	base string
+	// signalPath is the normalised SignalPath; empty when off.
+	signalPath  string
 	tokenHeader string
 	metrics     *flags.MetricsAggregator
 	cors        corsPolicy
@@ -218,6 +225,15 @@ func New(cfg Config) (*Handler, error) {
 		started:     time.Now().UTC(),
 		minCompress: cfg.MinCompressSize,
 		done:        make(chan struct{}),
+		signalPath:  cfg.SignalPath,
+	}
+	switch h.signalPath {
+	case "":
+		h.signalPath = DefaultSignalPath
+	case "-":
+		h.signalPath = ""
+	default:
+		h.signalPath = "/" + strings.Trim(h.signalPath, "/")
 	}
 	if cfg.Validator != nil {
 		h.validations = newValidations(cfg.Validator, cfg.ValidateTimeout)
@@ -294,6 +310,8 @@ func (h *Handler) serve(ctx *fasthttp.RequestCtx, st *reqState) route {
 		h.serveValidate(ctx)
 	case kindBackstage:
 		h.serveBackstage(ctx, st, rt)
+	case kindSignal:
+		h.serveSignal(ctx, st)
 	}
 	return rt
 }

@@ -34,6 +34,7 @@ const (
 	routeFeatures
 	routeMetricsBatch
 	routeInstanceData
+	routeSignal
 	numRoutes
 )
 
@@ -50,6 +51,8 @@ const (
 	kindIngest
 	kindEdge
 	kindBackstage
+	// kindSignal is the caller's own connection signal (no token).
+	kindSignal
 )
 
 // Methods a route answers; GET routes also answer HEAD.
@@ -91,6 +94,7 @@ var routes = [numRoutes]routeInfo{
 	routeFeatures:         {"/internal-backstage/features", kindBackstage, methodGet, "GET, HEAD"},
 	routeMetricsBatch:     {"/internal-backstage/metricsbatch", kindBackstage, methodGet, "GET, HEAD"},
 	routeInstanceData:     {"/internal-backstage/instancedata", kindBackstage, methodGet, "GET, HEAD"},
+	routeSignal:           {"/signal", kindSignal, methodGet, "GET, HEAD"},
 }
 
 func (r route) info() *routeInfo { return &routes[r] }
@@ -158,6 +162,9 @@ func (h *Handler) match(path string) (route, string) {
 		return h.unless(h.cfg.DisableMetricsBatchEndpoint, routeMetricsBatch), ""
 	case "/internal-backstage/instancedata":
 		return h.unless(h.cfg.DisableInstanceDataEndpoint, routeInstanceData), ""
+	}
+	if h.signalPath != "" && path == h.signalPath {
+		return routeSignal, ""
 	}
 	if name, ok := strings.CutPrefix(path, "/api/client/features/"); ok && name != "" {
 		return routeClientFeature, name

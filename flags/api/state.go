@@ -19,6 +19,8 @@ type reqState struct {
 	key []byte
 	// ip holds the text of the client address.
 	ip []byte
+	// sig holds the text of the connection-signal properties.
+	sig []byte
 	// etag holds the quoted ETag of the answer.
 	etag [18]byte
 	// sw adapts enc to io.Writer for the gzip writer.
@@ -35,6 +37,7 @@ var statePool = sync.Pool{New: func() any {
 	return &reqState{
 		body: make([]byte, 0, 4096),
 		key:  make([]byte, 0, 128),
+		sig:  make([]byte, 0, 128),
 		ip:   make([]byte, 0, 64),
 		fctx: flags.Context{Properties: make([]flags.Property, 0, 8)},
 	}
