@@ -265,4 +265,3 @@ func skipString(data []byte, i int) (int, bool) {
 	}
 	return 0, false
 }
-

@@ -29,6 +29,9 @@ type OfflineConfig struct {
 type Offline struct {
 	cfg  OfflineConfig
 	last []byte
+	// plan is the last state published, from which a reload compiles
+	// only the features that changed.
+	plan *Plan
 }
 
 // NewOffline loads the bootstrap once and publishes it. An unreadable or
@@ -74,12 +77,12 @@ func (o *Offline) load() (bool, error) {
 		}
 		return false, err
 	}
-	plan := Compile(cf)
+	plan := CompileFrom(o.plan, cf)
 	for _, w := range plan.Warnings() {
 		o.cfg.Logger.Warn("flag will evaluate as off", "file", origin, "reason", w)
 	}
 	snap := o.cfg.Store.Publish("", plan, origin)
-	o.last = data
+	o.last, o.plan = data, plan
 	o.cfg.Logger.Info("bootstrap loaded", "file", origin, "features", plan.Len(), "version", snap.Version)
 	return true, nil
 }

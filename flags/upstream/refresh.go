@@ -50,14 +50,20 @@ type refreshState struct {
 	view         *flags.ClientFeatures
 	lastEventID  string
 	removed      bool
+	// decoded is the upstream's last answer to this token, from which the
+	// next one is decoded incrementally.
+	decoded *flags.ClientFeatures
 }
 
 // envState is the upstream feature set of one environment.
 type envState struct {
 	// pub serialises merge, compile and publish of this environment.
-	pub  sync.Mutex
-	src  *flags.ClientFeatures // guarded by pub
-	mode int                   // guarded by refresher.mu
+	pub sync.Mutex
+	src *flags.ClientFeatures // guarded by pub
+	// plan is src compiled, from which the next state compiles
+	// incrementally; guarded by pub.
+	plan *flags.Plan
+	mode int // guarded by refresher.mu
 }
 
 // refresher keeps the features of every environment fresh for the
@@ -300,7 +306,7 @@ func (r *refresher) refreshOne(ctx context.Context, st *refreshState) {
 	}
 	busy := make(chan struct{})
 	st.busy = busy
-	tok, etag := st.tok, st.etag
+	tok, etag, decoded := st.tok, st.etag, st.decoded
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -309,7 +315,7 @@ func (r *refresher) refreshOne(ctx context.Context, st *refreshState) {
 		close(busy)
 	}()
 
-	cf, _, newETag, notModified, err := r.client.FetchFeatures(ctx, tok.Raw, etag)
+	cf, _, newETag, notModified, err := r.client.fetchFeaturesFrom(ctx, tok.Raw, etag, decoded)
 	now := time.Now()
 	switch {
 	case err == nil && notModified:
@@ -326,6 +332,7 @@ func (r *refresher) refreshOne(ctx context.Context, st *refreshState) {
 		}
 		r.mu.Lock()
 		st.etag, st.lastRefreshed, st.lastCheck, st.fetched, st.covers = newETag, now, now, true, true
+		st.decoded = cf
 		st.count = len(cf.Features)
 		if cf.Meta != nil && cf.Meta.RevisionID != nil && *cf.Meta.RevisionID > 0 {
 			st.revision = uint32(*cf.Meta.RevisionID)
@@ -381,7 +388,7 @@ func (r *refresher) publish(tok flags.Token, upd *flags.ClientFeatures, now time
 	es.pub.Lock()
 	defer es.pub.Unlock()
 	next := mergeFeatures(es.src, tok, upd)
-	plan := flags.Compile(next)
+	plan := flags.CompileFrom(es.plan, next)
 	if w := plan.Warnings(); len(w) > 0 {
 		r.log.Warn("some flags could not be compiled and evaluate to off", "environment", tok.Environment, "warnings", strings.Join(w, "; "))
 	}
@@ -395,7 +402,7 @@ func (r *refresher) publish(tok flags.Token, upd *flags.ClientFeatures, now time
 		covering = append(covering, tok)
 	}
 	r.mu.Unlock()
-	es.src = next
+	es.src, es.plan = next, plan
 	r.store.PublishProjects(tok.Environment, plan, r.client.URL(), unionProjects(covering))
 }
 
@@ -430,8 +437,9 @@ func (r *refresher) restore(env string, cf *flags.ClientFeatures, toks []flags.T
 	}
 	es.pub.Lock()
 	defer es.pub.Unlock()
-	es.src = cf
-	r.store.PublishProjects(env, flags.Compile(cf), r.client.URL(), projects)
+	plan := flags.CompileFrom(es.plan, cf)
+	es.src, es.plan = cf, plan
+	r.store.PublishProjects(env, plan, r.client.URL(), projects)
 	return true
 }
 

@@ -17,6 +17,13 @@ import (
 // equal to etag. On 200, cf is the decoded payload, raw its bytes and
 // newETag the answer's ETag. Any other status is a *StatusError.
 func (c *Client) FetchFeatures(ctx context.Context, token, etag string) (cf *flags.ClientFeatures, raw []byte, newETag string, notModified bool, err error) {
+	return c.fetchFeaturesFrom(ctx, token, etag, nil)
+}
+
+// fetchFeaturesFrom is FetchFeatures decoding with
+// flags.DecodeClientFeaturesFrom(prev, ...): the features unchanged since
+// prev, the token's previous answer, are not decoded again.
+func (c *Client) fetchFeaturesFrom(ctx context.Context, token, etag string, prev *flags.ClientFeatures) (cf *flags.ClientFeatures, raw []byte, newETag string, notModified bool, err error) {
 	var hdr map[string]string
 	if etag != "" {
 		hdr = map[string]string{"If-None-Match": etag}
@@ -33,7 +40,7 @@ func (c *Client) FetchFeatures(ctx context.Context, token, etag string) (cf *fla
 	default:
 		return nil, nil, "", false, &StatusError{Op: op, Code: resp.StatusCode}
 	}
-	cf, err = flags.DecodeClientFeatures(data)
+	cf, err = flags.DecodeClientFeaturesFrom(prev, data)
 	if err != nil {
 		return nil, nil, "", false, fmt.Errorf("upstream: %s: %w", op, err)
 	}
