@@ -148,6 +148,7 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	acfg.Ready = func() bool { return started.Load() && edge.Ready() }
 	acfg.Logger = logger
 	acfg.InstanceID = instanceID
+	acfg.SignalPath = g.SignalPath
 	h, err := api.New(acfg)
 	if err != nil {
 		return usageError{err}
@@ -155,8 +156,12 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 
 	// Listen first so probes see 503 NOT_READY during the hot start, as
 	// they would with a slow Unleash Edge start.
-	ln, err := listen(g)
+	srv, err := newServer(g, logger)
 	if err != nil {
+		return err
+	}
+	if err := srv.prepare(h.Handle, h.CloseStreams); err != nil {
+		srv.close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,8 +177,8 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 		startErr <- err
 	}()
 	go forwarder.Run(ctx)
-	logger.Info("serving", "mode", "edge", "addr", ln.Addr().String(), "upstream", o.UpstreamURL, "version", version)
-	serveErr := serveHTTP(ctx, ln, h.Handle, h.CloseStreams, logger)
+	logger.Info("serving", "mode", "edge", "server", g.Server, "addr", srv.addr, "upstream", o.UpstreamURL, "version", version)
+	serveErr := srv.run(ctx)
 
 	// After the listener drained: flush metrics and persist state.
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownWork)

@@ -61,22 +61,27 @@ func setupOffline(fs *flagSet, g *globalOptions) func(io.Writer) error {
 		acfg.Tokens = flags.OfflineTokens(client, frontend)
 		acfg.Logger = logger
 		acfg.Ready = func() bool { return src.Store().Has("") }
+		acfg.SignalPath = g.SignalPath
 		h, err := api.New(acfg)
 		if err != nil {
 			return usageError{err}
 		}
-		ln, err := listen(g)
+		srv, err := newServer(g, logger)
 		if err != nil {
+			return err
+		}
+		if err := srv.prepare(h.Handle, h.CloseStreams); err != nil {
+			srv.close()
 			return err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go src.Run(ctx)
-		logger.Info("serving", "mode", "offline", "addr", ln.Addr().String(), "version", version)
+		logger.Info("serving", "mode", "offline", "server", g.Server, "addr", srv.addr, "version", version)
 		if o.Demo {
-			printDemo(stdout, ln.Addr().String(), g.BasePath, src.Store().Load("").Plan.Len())
+			printDemo(stdout, srv.addr, g.BasePath, src.Store().Load("").Plan.Len())
 		}
-		return serveHTTP(ctx, ln, h.Handle, h.CloseStreams, logger)
+		return srv.run(ctx)
 	}
 }
 

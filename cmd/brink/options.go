@@ -98,6 +98,7 @@ type globalOptions struct {
 	DisableFeatures     bool
 	DisableTokens       bool
 	DisableInstanceData bool
+	serverOptions
 }
 
 func (g *globalOptions) register(fs *flagSet) {
@@ -151,6 +152,7 @@ func (g *globalOptions) register(fs *flagSet) {
 	fs.env("disable-tokens-endpoint", "DISABLE_TOKENS_ENDPOINT")
 	fs.BoolVar(&g.DisableInstanceData, "disable-instance-data-endpoint", false, "remove /internal-backstage/instancedata")
 	fs.env("disable-instance-data-endpoint", "DISABLE_INSTANCE_DATA_ENDPOINT")
+	g.serverOptions.register(fs)
 }
 
 // offlineOptions are the options of `brink offline`.
@@ -284,4 +286,29 @@ func (o *edgeOptions) register(fs *flagSet) {
 	fs.env("redis-write-connection-timeout-milliseconds", "REDIS_WRITE_CONNECTION_TIMEOUT_MILLISECONDS")
 	fs.BoolVar(&o.Streaming, "streaming", true, "consume the upstream's streaming endpoint when it offers one (else poll)")
 	fs.env("streaming", "STREAMING")
+}
+
+// serverOptions choose how connections are accepted and served; global.
+type serverOptions struct {
+	Server         string
+	Loops          int
+	ReusePort      bool
+	MaxConnections int
+	SignalCapture  string
+	SignalPath     string
+}
+
+func (o *serverOptions) register(fs *flagSet) {
+	fs.StringVar(&o.Server, "server", "fasthttp", "fasthttp (goroutine per connection) or loop (gnet event loop)")
+	fs.env("server", "BRINK_SERVER")
+	fs.IntVar(&o.Loops, "loops", 0, "event loops with --server loop (default: one per CPU)")
+	fs.env("loops", "BRINK_LOOPS")
+	fs.BoolVar(&o.ReusePort, "reuseport", false, "SO_REUSEPORT, so several brink processes share the port (--server loop)")
+	fs.env("reuseport", "BRINK_REUSEPORT")
+	fs.IntVar(&o.MaxConnections, "max-connections", 0, "refuse connections beyond this many (--server loop; 0: no limit)")
+	fs.env("max-connections", "BRINK_MAX_CONNECTIONS")
+	fs.StringVar(&o.SignalCapture, "signal-capture", "auto", "connection signals: auto (eBPF, else getsockopt), ebpf, fallback or off")
+	fs.env("signal-capture", "BRINK_SIGNAL_CAPTURE")
+	fs.StringVar(&o.SignalPath, "signal-path", "/signal", "where GET answers the caller's connection signal; - turns it off")
+	fs.env("signal-path", "BRINK_SIGNAL_PATH")
 }
