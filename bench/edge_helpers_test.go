@@ -80,8 +80,8 @@ func edgeRawVariants(tb testing.TB, n, k int) [][]byte {
 	return out
 }
 
-// edgeSync is the refresh path of flags/upstream for one fetched payload:
-// decode the raw bytes, compile, publish (refresher.publish also merges
+// edgeSync is the refresh path of flags/upstream before incremental syncs
+// for one fetched payload: decode the raw bytes, compile, publish (refresher.publish also merges
 // with the other tokens' features, a slice clone and sort, left out here).
 func edgeSync(tb testing.TB, store *flags.Store, env string, raw []byte) {
 	cf, err := flags.DecodeClientFeatures(raw)
@@ -90,6 +90,46 @@ func edgeSync(tb testing.TB, store *flags.Store, env string, raw []byte) {
 		return
 	}
 	store.PublishProjects(env, flags.Compile(cf), edgeUpstream, []string{"*"})
+}
+
+// edgeRawFewChanges returns k upstream payloads of n flags that differ
+// from GenerateDataset(n, 1) in 5 flags each, switched on or off, each
+// payload in other flags: syncing them in turn changes 10 flags per sync
+// (5 switched back, 5 switched), the size of a usual upstream change.
+func edgeRawFewChanges(tb testing.TB, n, k int) [][]byte {
+	tb.Helper()
+	out := make([][]byte, k)
+	for v := range k {
+		cf := flags.GenerateDataset(n, 1)
+		for j := range 5 {
+			f := &cf.Features[(v*5+j)*(n/(5*k))%n]
+			f.Enabled = !f.Enabled
+		}
+		raw, err := json.Marshal(cf)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[v] = raw
+	}
+	return out
+}
+
+// edgeIncSync is the refresh path of flags/upstream as it syncs: decode
+// from the previous answer (flags.DecodeClientFeaturesFrom), compile from
+// the previous plan (flags.CompileFrom), publish.
+type edgeIncSync struct {
+	cf   *flags.ClientFeatures
+	plan *flags.Plan
+}
+
+func (s *edgeIncSync) sync(tb testing.TB, store *flags.Store, env string, raw []byte) {
+	cf, err := flags.DecodeClientFeaturesFrom(s.cf, raw)
+	if err != nil {
+		tb.Error(err)
+		return
+	}
+	s.cf, s.plan = cf, flags.CompileFrom(s.plan, cf)
+	store.PublishProjects(env, s.plan, edgeUpstream, []string{"*"})
 }
 
 // edgeTokenCache returns the tokens of the single-environment figures as

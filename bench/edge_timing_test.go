@@ -70,6 +70,9 @@ type edgeLoadConfig struct {
 	rate float64
 	// syncEvery, when > 0, republishes the state at that interval.
 	syncEvery time.Duration
+	// inc, when set, syncs incrementally (else by a full decode and
+	// Compile).
+	inc *edgeIncSync
 }
 
 // edgeLoadResult is what a run measured.
@@ -123,80 +126,90 @@ func BenchmarkEdgeFrontendUnderSync(b *testing.B) {
 	uris := edgeFrontendURIs(4096)
 
 	prefix := "flags=" + strconv.Itoa(n) + "/conns=" + strconv.Itoa(conns) + "/sync=" + syncEvery.String()
-	var closedRate float64
-	for _, shape := range []string{"closed", "paced"} {
-		b.Run(prefix+"/"+shape, func(b *testing.B) {
-			cfg := edgeLoadConfig{conns: conns, warmup: warm, duration: dur}
-			if shape == "paced" {
-				if closedRate == 0 {
-					b.Skip("needs the closed run first")
+	// The full syncs (decode and Compile of every flag, 100 flags changed
+	// per sync) and, under /incremental-10, the incremental ones of
+	// flags/upstream with 10 flags changed per sync.
+	fewRaws := edgeRawFewChanges(b, n, 4)
+	for _, mode := range []string{"", "/incremental-10"} {
+		var closedRate float64
+		for _, shape := range []string{"closed", "paced"} {
+			b.Run(prefix+mode+"/"+shape, func(b *testing.B) {
+				cfg := edgeLoadConfig{conns: conns, warmup: warm, duration: dur}
+				raws := raws
+				if mode != "" {
+					cfg.inc, raws = new(edgeIncSync), fewRaws
 				}
-				cfg.rate = closedRate * pace
-			}
-			b.ReportAllocs()
-			var none, syncing []*edgeLoadResult
-			for b.Loop() {
-				none, syncing = none[:0], syncing[:0]
-				for r := range rounds {
-					// Alternate which goes first, so that a drift of the
-					// machine's load does not favour one.
-					for _, withSync := range [][]bool{{false, true}, {true, false}}[r%2] {
-						c := cfg
-						if withSync {
-							c.syncEvery = syncEvery
-							syncing = append(syncing, edgeLoad(b, addr, uris, store, raws, c))
-						} else {
-							none = append(none, edgeLoad(b, addr, uris, store, raws, c))
+				if shape == "paced" {
+					if closedRate == 0 {
+						b.Skip("needs the closed run first")
+					}
+					cfg.rate = closedRate * pace
+				}
+				b.ReportAllocs()
+				var none, syncing []*edgeLoadResult
+				for b.Loop() {
+					none, syncing = none[:0], syncing[:0]
+					for r := range rounds {
+						// Alternate which goes first, so that a drift of the
+						// machine's load does not favour one.
+						for _, withSync := range [][]bool{{false, true}, {true, false}}[r%2] {
+							c := cfg
+							if withSync {
+								c.syncEvery = syncEvery
+								syncing = append(syncing, edgeLoad(b, addr, uris, store, raws, c))
+							} else {
+								none = append(none, edgeLoad(b, addr, uris, store, raws, c))
+							}
 						}
 					}
 				}
-			}
-			for _, r := range append(append([]*edgeLoadResult{}, none...), syncing...) {
-				if r.failed > 0 {
-					b.Fatalf("%d of %d requests failed; first: %s", r.failed, r.requests, r.firstFailed)
+				for _, r := range append(append([]*edgeLoadResult{}, none...), syncing...) {
+					if r.failed > 0 {
+						b.Fatalf("%d of %d requests failed; first: %s", r.failed, r.requests, r.firstFailed)
+					}
 				}
-			}
-			ratios := make([]float64, rounds)
-			sentRatios := make([]float64, rounds)
-			for i := range rounds {
-				a, s := none[i], syncing[i]
-				ratios[i] = s.hist.quantile(0.99) / a.hist.quantile(0.99)
-				sentRatios[i] = s.svc.quantile(0.99) / a.svc.quantile(0.99)
-				b.Logf("round %d: no sync: p50 %.0f µs, p99 %.0f µs, %.0f req/s | syncing: p50 %.0f µs, p99 %.0f µs, %.0f req/s, %d syncs of %.0f ms, %d GC cycles, GC %.1f %% of CPU | p99 ratio %.2f",
-					i+1, a.hist.quantile(0.5)/1e3, a.hist.quantile(0.99)/1e3, a.rate(),
-					s.hist.quantile(0.5)/1e3, s.hist.quantile(0.99)/1e3, s.rate(), s.syncs, s.msPerSync(), s.gcCycles, s.gcPercent(), ratios[i])
+				ratios := make([]float64, rounds)
+				sentRatios := make([]float64, rounds)
+				for i := range rounds {
+					a, s := none[i], syncing[i]
+					ratios[i] = s.hist.quantile(0.99) / a.hist.quantile(0.99)
+					sentRatios[i] = s.svc.quantile(0.99) / a.svc.quantile(0.99)
+					b.Logf("round %d: no sync: p50 %.0f µs, p99 %.0f µs, %.0f req/s | syncing: p50 %.0f µs, p99 %.0f µs, %.0f req/s, %d syncs of %.0f ms, %d GC cycles, GC %.1f %% of CPU | p99 ratio %.2f",
+						i+1, a.hist.quantile(0.5)/1e3, a.hist.quantile(0.99)/1e3, a.rate(),
+						s.hist.quantile(0.5)/1e3, s.hist.quantile(0.99)/1e3, s.rate(), s.syncs, s.msPerSync(), s.gcCycles, s.gcPercent(), ratios[i])
+					if cfg.rate > 0 {
+						b.Logf("round %d, from when sent: no sync: p50 %.0f µs, p99 %.0f µs | syncing: p50 %.0f µs, p99 %.0f µs | p99 ratio %.2f",
+							i+1, a.svc.quantile(0.5)/1e3, a.svc.quantile(0.99)/1e3, s.svc.quantile(0.5)/1e3, s.svc.quantile(0.99)/1e3, sentRatios[i])
+					}
+				}
+				med := func(rs []*edgeLoadResult, f func(*edgeLoadResult) float64) float64 {
+					v := make([]float64, len(rs))
+					for i, r := range rs {
+						v[i] = f(r)
+					}
+					return edgeMedian(v)
+				}
+				p50 := func(r *edgeLoadResult) float64 { return r.hist.quantile(0.5) / 1e3 }
+				p99 := func(r *edgeLoadResult) float64 { return r.hist.quantile(0.99) / 1e3 }
+				rate := func(r *edgeLoadResult) float64 { return r.rate() }
+				b.ReportMetric(med(none, p50), "p50-none-µs")
+				b.ReportMetric(med(none, p99), "p99-none-µs")
+				b.ReportMetric(med(syncing, p50), "p50-sync-µs")
+				b.ReportMetric(med(syncing, p99), "p99-sync-µs")
+				b.ReportMetric(edgeMedian(ratios), "p99-ratio")
+				b.ReportMetric(med(none, rate), "req/s-none")
+				b.ReportMetric(med(syncing, rate), "req/s-sync")
+				b.ReportMetric(med(syncing, (*edgeLoadResult).msPerSync), "ms/sync")
+				b.ReportMetric(med(syncing, func(r *edgeLoadResult) float64 { return float64(r.gcCycles) }), "gc-cycles-sync")
+				b.ReportMetric(med(syncing, (*edgeLoadResult).gcPercent), "gc-cpu-%-sync")
 				if cfg.rate > 0 {
-					b.Logf("round %d, from when sent: no sync: p50 %.0f µs, p99 %.0f µs | syncing: p50 %.0f µs, p99 %.0f µs | p99 ratio %.2f",
-						i+1, a.svc.quantile(0.5)/1e3, a.svc.quantile(0.99)/1e3, s.svc.quantile(0.5)/1e3, s.svc.quantile(0.99)/1e3, sentRatios[i])
+					b.ReportMetric(cfg.rate, "paced-req/s")
+					b.ReportMetric(edgeMedian(sentRatios), "p99-sent-ratio")
+				} else {
+					closedRate = med(none, rate)
 				}
-			}
-			med := func(rs []*edgeLoadResult, f func(*edgeLoadResult) float64) float64 {
-				v := make([]float64, len(rs))
-				for i, r := range rs {
-					v[i] = f(r)
-				}
-				return edgeMedian(v)
-			}
-			p50 := func(r *edgeLoadResult) float64 { return r.hist.quantile(0.5) / 1e3 }
-			p99 := func(r *edgeLoadResult) float64 { return r.hist.quantile(0.99) / 1e3 }
-			rate := func(r *edgeLoadResult) float64 { return r.rate() }
-			b.ReportMetric(med(none, p50), "p50-none-µs")
-			b.ReportMetric(med(none, p99), "p99-none-µs")
-			b.ReportMetric(med(syncing, p50), "p50-sync-µs")
-			b.ReportMetric(med(syncing, p99), "p99-sync-µs")
-			b.ReportMetric(edgeMedian(ratios), "p99-ratio")
-			b.ReportMetric(med(none, rate), "req/s-none")
-			b.ReportMetric(med(syncing, rate), "req/s-sync")
-			b.ReportMetric(med(syncing, (*edgeLoadResult).msPerSync), "ms/sync")
-			b.ReportMetric(med(syncing, func(r *edgeLoadResult) float64 { return float64(r.gcCycles) }), "gc-cycles-sync")
-			b.ReportMetric(med(syncing, (*edgeLoadResult).gcPercent), "gc-cpu-%-sync")
-			if cfg.rate > 0 {
-				b.ReportMetric(cfg.rate, "paced-req/s")
-				b.ReportMetric(edgeMedian(sentRatios), "p99-sent-ratio")
-			} else {
-				closedRate = med(none, rate)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -266,7 +279,11 @@ func edgeLoad(tb testing.TB, addr string, uris [][]byte, store *flags.Store, raw
 			case <-tick.C:
 			}
 			t0 := time.Now()
-			edgeSync(tb, store, edgeEnv, raws[i%len(raws)])
+			if cfg.inc != nil {
+				cfg.inc.sync(tb, store, edgeEnv, raws[i%len(raws)])
+			} else {
+				edgeSync(tb, store, edgeEnv, raws[i%len(raws)])
+			}
 			if t0.After(measureFrom) && time.Now().Before(end) {
 				res.syncs++
 				res.syncTime += time.Since(t0)
@@ -494,6 +511,58 @@ func BenchmarkEdgeSyncSteps(b *testing.B) {
 		i := 1
 		for b.Loop() {
 			store.PublishProjects(edgeEnv, plans[i%2], edgeUpstream, []string{"*"})
+			i++
+		}
+	})
+	// The incremental steps of flags/upstream, between payloads 10 flags
+	// apart (edgeRawFewChanges).
+	few := edgeRawFewChanges(b, n, 2)
+	fewCF := make([]*flags.ClientFeatures, 2)
+	fewPlans := make([]*flags.Plan, 2)
+	for i, raw := range few {
+		cf, err := flags.DecodeClientFeaturesFrom(nil, raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fewCF[i], fewPlans[i] = cf, flags.Compile(cf)
+	}
+	b.Run(prefix+"decode-incremental-10", func(b *testing.B) {
+		b.SetBytes(int64(len(few[1])))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := flags.DecodeClientFeaturesFrom(fewCF[0], few[1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(prefix+"compile-incremental-10", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Sink += flags.CompileFrom(fewPlans[0], fewCF[1]).Len()
+		}
+	})
+	b.Run(prefix+"publish-incremental-10", func(b *testing.B) {
+		store := new(flags.Store)
+		p0 := flags.CompileFrom(nil, fewCF[0])
+		p1 := flags.CompileFrom(p0, fewCF[1])
+		ps := []*flags.Plan{p0, flags.CompileFrom(p1, fewCF[0])}
+		ps[1] = p1
+		store.PublishProjects(edgeEnv, ps[0], edgeUpstream, []string{"*"})
+		b.ReportAllocs()
+		i := 1
+		for b.Loop() {
+			store.PublishProjects(edgeEnv, ps[i%2], edgeUpstream, []string{"*"})
+			i++
+		}
+	})
+	b.Run(prefix+"all-incremental-10", func(b *testing.B) {
+		store := new(flags.Store)
+		s := new(edgeIncSync)
+		s.sync(b, store, edgeEnv, few[0])
+		b.ReportAllocs()
+		i := 1
+		for b.Loop() {
+			s.sync(b, store, edgeEnv, few[i%2])
 			i++
 		}
 	})
