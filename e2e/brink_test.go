@@ -25,11 +25,29 @@ const (
 	frontendToken = "*:development.e2e-frontend-secret"
 )
 
-// brink is one running brink process serving testdata/features.json.
+// brink is one running brink process serving testdata/features.json (or
+// brinkOptions.bootstrap).
 type brink struct {
-	url string // http://127.0.0.1:PORT
-	cmd *exec.Cmd
-	log *syncBuffer
+	url  string // http://127.0.0.1:PORT
+	port int
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	// exited delivers cmd.Wait's result; stopOnce guards Stop, which the
+	// test may call before its cleanup does.
+	exited   chan error
+	stopOnce sync.Once
+}
+
+// brinkOptions changes how startBrinkWith starts brink; the zero value is
+// startBrink's setup.
+type brinkOptions struct {
+	// bootstrap is the file brink serves (-b); empty: testdata/features.json.
+	bootstrap string
+	// port to listen on; 0: a free one. A fixed port is for restarting a
+	// brink on the port its clients know.
+	port int
+	// args are added to the command line (e.g. "-r", "1").
+	args []string
 }
 
 // syncBuffer collects a child's output; the race detector sees the child's
@@ -56,33 +74,56 @@ func (s *syncBuffer) String() string {
 // and stops it (by PID) when the test ends.
 func startBrink(t *testing.T) *brink {
 	t.Helper()
-	bootstrap := filepath.Join(repoRoot, "e2e", "testdata", "features.json")
+	return startBrinkWith(t, brinkOptions{})
+}
+
+// startBrinkWith is startBrink with options: another bootstrap file, a
+// fixed port, more arguments. The brink is stopped when the test ends, or
+// earlier by Stop.
+func startBrinkWith(t *testing.T, o brinkOptions) *brink {
+	t.Helper()
+	bootstrap := o.bootstrap
+	if bootstrap == "" {
+		bootstrap = filepath.Join(repoRoot, "e2e", "testdata", "features.json")
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // the free port may be taken between probe and bind
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("free port: %v", err)
+		port := o.port
+		if port == 0 {
+			var err error
+			if port, err = freePort(); err != nil {
+				t.Fatalf("free port: %v", err)
+			}
+		} else if attempt > 0 {
+			time.Sleep(200 * time.Millisecond) // a fixed port may still be held briefly
 		}
-		b := &brink{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}}
-		b.cmd = exec.Command(brinkBin, "offline",
+		b := &brink{url: "http://127.0.0.1:" + strconv.Itoa(port), port: port, log: &syncBuffer{}}
+		args := []string{"offline",
 			"-b", bootstrap,
-			"--client-tokens", clientToken+","+projAToken,
+			"--client-tokens", clientToken + "," + projAToken,
 			"--frontend-tokens", frontendToken,
-			"-p", strconv.Itoa(port), "-i", "127.0.0.1")
+			"-p", strconv.Itoa(port), "-i", "127.0.0.1"}
+		b.cmd = exec.Command(brinkBin, append(args, o.args...)...)
 		b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 		if err := b.cmd.Start(); err != nil {
 			t.Fatalf("start brink: %v", err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- b.cmd.Wait() }()
-		if lastErr = b.waitReady(exited, 15*time.Second); lastErr == nil {
-			t.Cleanup(func() { b.stop(t, exited) })
+		b.exited = make(chan error, 1)
+		go func() { b.exited <- b.cmd.Wait() }()
+		if lastErr = b.waitReady(b.exited, 15*time.Second); lastErr == nil {
+			t.Cleanup(func() { b.Stop(t) })
 			return b
 		}
-		b.kill(exited)
+		b.kill(b.exited)
 	}
 	t.Fatalf("brink did not become ready: %v", lastErr)
 	return nil
+}
+
+// Stop stops brink now (SIGTERM by PID, as stop); later calls, and the
+// test's cleanup, do nothing more.
+func (b *brink) Stop(t *testing.T) {
+	b.stopOnce.Do(func() { b.stop(t, b.exited) })
 }
 
 func freePort() (int, error) {
