@@ -51,9 +51,14 @@ func (s *Snapshot) Covers(tok *Token) bool {
 // Publish after the first appends the delta events between the previous
 // state and the new one, for the delta and streaming APIs. Event ids
 // increase across all environments of the Store and start at the Unix time
-// of the first Publish, so ids handed out before a restart are older than
-// those after it (unless more than one event a second was logged on
-// average), and clients holding one get a hydration.
+// in milliseconds of the first Publish, so ids handed out before a restart
+// are older than those after it unless the earlier run logged more than a
+// thousand events a second on average; clients holding one get a
+// hydration. (Seconds were not enough: an edge sync that changes many
+// flags logs many events at once, and a run that logged more events than
+// it lived seconds handed out ids the next run reuses, leaving reconnecting
+// SDKs silently stale: e2e TestStreamingSDK.) The ids exceed 32 bits; they
+// travel as decimal strings in SSE ids and ETags.
 //
 // Store is safe for concurrent use; writers (Publish, Remove) are
 // serialised.
@@ -144,7 +149,7 @@ func (s *Store) PublishProjects(env string, plan *Plan, origin string, projects 
 // time (see Store).
 func (s *Store) nextEventID() int {
 	if s.eventID == 0 {
-		s.eventID = int(time.Now().Unix())
+		s.eventID = int(time.Now().UnixMilli())
 	}
 	s.eventID++
 	return s.eventID
