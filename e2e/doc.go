@@ -5,7 +5,10 @@
 // (npm unleash-proxy-client) from Node and inside headless Chromium, each
 // talking to a brink binary built from this checkout and serving
 // testdata/features.json. Every answer an SDK gives is compared with
-// brink's own /api/frontend/all answer for the same context.
+// brink's own /api/frontend/all answer for the same context. The Node SDK
+// also runs in streaming and delta mode (streaming_sdk_test.go): file
+// changes arrive as unleash-updated events or delta answers, and the SDK
+// resyncs after brink restarts.
 //
 // Edge mode (edge*_test.go): brink edge against a real Unleash 8 server
 // with PostgreSQL and Redis (internal/testenv): flags and changes flow
