@@ -3,14 +3,17 @@
 package tcpsig
 
 import (
-	"errors"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/brink-edge/brink/connsig"
 )
@@ -40,63 +43,106 @@ var (
 // delayLine is the two namespaces and the relay between them.
 type delayLine struct {
 	client, server *netns
-	// forwarded counts the packets relayed, per direction.
-	mu        sync.Mutex
-	forwarded [2]int
-	late      time.Duration // the latest a packet left after its deadline
+	stop           atomic.Bool
+	mu             sync.Mutex
+	forwarded      [2]int        // packets relayed, per direction
+	late           time.Duration // the latest a packet left after its deadline
+	realtime       error         // why the relay threads are not SCHED_FIFO, if they are not
 }
 
 func newDelayLine(t *testing.T, delay time.Duration) *delayLine {
 	t.Helper()
 	dl := &delayLine{client: newNetns(t), server: newNetns(t)}
-	ctun := dl.client.openTUN(t, "brt0", delayClientIP, 24)
-	stun := dl.server.openTUN(t, "brt0", delayServerIP, 24)
+	ctun := tunFD(t, dl.client.openTUN(t, "brt0", delayClientIP, 24))
+	stun := tunFD(t, dl.server.openTUN(t, "brt0", delayServerIP, 24))
 	var wg sync.WaitGroup
-	for dir, pair := range [2][2]*os.File{{ctun, stun}, {stun, ctun}} {
+	for dir, pair := range [2][2]int{{ctun, stun}, {stun, ctun}} {
 		wg.Go(func() { dl.relay(t, dir, pair[0], pair[1], delay) })
 	}
-	// Cleanups run last-in first-out: this one (closing the TUN files,
-	// which ends the readers, then waiting for them) runs before the
-	// openTUN cleanups would close them again.
+	// Cleanups run last-in first-out: this one stops the relays (they poll
+	// with a 20 ms timeout) before the openTUN cleanups close the fds.
 	t.Cleanup(func() {
-		ctun.Close()
-		stun.Close()
+		dl.stop.Store(true)
 		wg.Wait()
 	})
 	return dl
 }
 
+// tunFD returns f's descriptor without putting it in blocking mode (as
+// f.Fd would); it stays valid until f is closed.
+func tunFD(t *testing.T, f *os.File) int {
+	t.Helper()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// spinLead is how long before a packet's deadline the relay's writer stops
+// sleeping and spins.
+const spinLead = 300 * time.Microsecond
+
 // relayed is one packet in flight on the line.
 type relayed struct {
-	due time.Time
+	due unix.Timespec // CLOCK_MONOTONIC
 	pkt []byte
 }
 
-// relay moves IPv4 packets from in to out, each oneWayDelay after it was
-// read. A reader stamps each packet as it comes off the device and queues
-// it; a writer waits for each packet's own deadline (FIFO: the delay is
-// constant, so deadlines are in order) and writes it. No batching: the
-// writer wakes for every packet. The wait sleeps until 1 ms before the
-// deadline and yields in a loop for the rest, because a timer may fire up to
-// a millisecond late; the line's error is then the poller's wake-up on read
-// plus the write, a few tens of µs.
-func (dl *delayLine) relay(t *testing.T, dir int, in, out *os.File, delay time.Duration) {
+// realtimeThread makes the calling (locked) thread SCHED_FIFO, so that
+// neither other processes on a busy machine nor the Go scheduler delay its
+// wake-ups. The thread must never be unlocked: it exits with its goroutine
+// and so never runs other goroutines.
+func realtimeThread() error {
+	return unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 10}, 0)
+}
+
+// monotonic returns CLOCK_MONOTONIC in nanoseconds.
+func monotonic() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// relay moves IPv4 packets from the TUN fd in to the TUN fd out, each
+// delay after it was read. A reader stamps each packet (CLOCK_MONOTONIC) as
+// it comes off the device and queues it; a writer waits for each packet's
+// own deadline (FIFO: the delay is constant, so deadlines are in order) and
+// writes it. No batching: the writer wakes for every packet. Both run on
+// locked SCHED_FIFO threads (when root may; else at normal priority) and
+// block in the kernel, not in the Go runtime: the reader in poll(2), the
+// writer in clock_nanosleep(TIMER_ABSTIME) to spinLead before the deadline,
+// then spinning, so a packet leaves within µs of its deadline, not a timer
+// tick or a busy CPU's time slice later.
+func (dl *delayLine) relay(t *testing.T, dir int, in, out int, delay time.Duration) {
+	runtime.LockOSThread() // never unlocked: see realtimeThread
+	if err := realtimeThread(); err != nil {
+		dl.mu.Lock()
+		dl.realtime = err
+		dl.mu.Unlock()
+	}
 	q := make(chan relayed, 1024)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		runtime.LockOSThread() // never unlocked
+		_ = realtimeThread()
 		for p := range q {
-			if d := time.Until(p.due) - time.Millisecond; d > 0 {
-				time.Sleep(d)
+			// Sleep to spinLead before the deadline, then spin: a timer
+			// wake-up (in a VM above all) can be 100 µs late.
+			due := p.due.Nano()
+			wake := unix.NsecToTimespec(due - spinLead.Nanoseconds())
+			for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &wake, nil) == unix.EINTR {
 			}
-			for time.Now().Before(p.due) {
-				runtime.Gosched()
+			for monotonic() < due {
 			}
-			late := time.Since(p.due)
-			if _, err := out.Write(p.pkt); err != nil {
-				if !errors.Is(err, os.ErrClosed) {
-					t.Logf("delay line: write: %v", err)
-				}
+			late := time.Duration(monotonic() - due)
+			if _, err := unix.Write(out, p.pkt); err != nil {
+				t.Logf("delay line: write: %v", err)
 				continue
 			}
 			dl.mu.Lock()
@@ -105,31 +151,52 @@ func (dl *delayLine) relay(t *testing.T, dir int, in, out *os.File, delay time.D
 			dl.mu.Unlock()
 		}
 	}()
+	defer func() {
+		close(q)
+		<-done
+	}()
 	buf := make([]byte, 65536)
-	for {
-		n, err := in.Read(buf)
-		now := time.Now()
-		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
-				t.Logf("delay line: read: %v", err)
-			}
-			break
-		}
-		// IPv4 only: the namespaces' IPv6 chatter (router solicitations,
-		// MLD) is no part of the experiment.
-		if n < 20 || buf[0]>>4 != 4 {
+	pfd := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}}
+	for !dl.stop.Load() {
+		if n, err := unix.Poll(pfd, 20); err != nil && err != unix.EINTR {
+			t.Logf("delay line: poll: %v", err)
+			return
+		} else if n <= 0 {
 			continue
 		}
-		q <- relayed{due: now.Add(delay), pkt: slices.Clone(buf[:n])}
+		for {
+			n, err := unix.Read(in, buf)
+			now := monotonic()
+			if err == unix.EAGAIN || err == unix.EINTR {
+				break
+			}
+			if err != nil {
+				t.Logf("delay line: read: %v", err)
+				return
+			}
+			// IPv4 only: the namespaces' IPv6 chatter (router
+			// solicitations, MLD) is no part of the experiment.
+			if n < 20 || buf[0]>>4 != 4 {
+				continue
+			}
+			q <- relayed{due: unix.NsecToTimespec(now + delay.Nanoseconds()), pkt: slices.Clone(buf[:n])}
+			// Let the writer's goroutine have this P now rather than when
+			// sysmon retakes it from the reader's next poll(2).
+			runtime.Gosched()
+		}
 	}
-	close(q)
-	<-done
 }
 
-func (dl *delayLine) stats() (c2s, s2c int, late time.Duration) {
+// stats returns the packets relayed each way, the most a packet left after
+// its deadline, and how the relay threads are scheduled.
+func (dl *delayLine) stats() (c2s, s2c int, late time.Duration, sched string) {
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
-	return dl.forwarded[0], dl.forwarded[1], dl.late
+	sched = "SCHED_FIFO"
+	if dl.realtime != nil {
+		sched = fmt.Sprintf("normal priority (SCHED_FIFO: %v)", dl.realtime)
+	}
+	return dl.forwarded[0], dl.forwarded[1], dl.late, sched
 }
 
 // accuracyConns is how many connections each mode measures; the median is
@@ -144,6 +211,20 @@ const accuracyConns = 5
 // SYN-ACK sent, kernel clock) and the fallback's TCP_INFO RTT (right after
 // accept, the kernel's srtt is its one SYN-ACK→ACK sample).
 func TestAccuracyDelayLine(t *testing.T) {
+	// The eBPF capturer is opened (and this process moved into its test
+	// cgroup) before the relay's SCHED_FIFO threads exist: a kernel with
+	// RT group scheduling may refuse to move realtime threads between
+	// cgroups. The fallback subtest does not use it (the sockops program
+	// changes nothing on the wire or in TCP_INFO).
+	requireRoot(t)
+	ec, ebpfErr := Open(Config{CgroupPath: testCgroup(t)})
+	if ebpfErr == nil {
+		t.Cleanup(func() {
+			if err := ec.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
 	dl := newDelayLine(t, oneWayDelay)
 	t.Logf("delay line: %v each way, expected handshake RTT %v ± %v", oneWayDelay, wantRTT, rttTolerance)
 
@@ -171,9 +252,9 @@ func TestAccuracyDelayLine(t *testing.T) {
 		}
 		slices.Sort(samples)
 		median := samples[len(samples)/2]
-		c2s, s2c, late := dl.stats()
-		t.Logf("%v: median %v, min %v, max %v over %d connections; want %v ± %v (line: %d/%d packets relayed, at most %v late)",
-			c.Mode(), median, samples[0], samples[len(samples)-1], len(samples), wantRTT, rttTolerance, c2s, s2c, late)
+		c2s, s2c, late, sched := dl.stats()
+		t.Logf("%v: median %v, min %v, max %v over %d connections; want %v ± %v (line: %d/%d packets relayed, at most %v late, relay %s)",
+			c.Mode(), median, samples[0], samples[len(samples)-1], len(samples), wantRTT, rttTolerance, c2s, s2c, late, sched)
 		if median < wantRTT-rttTolerance || median > wantRTT+rttTolerance {
 			t.Errorf("%v: median RTT %v, want %v ± %v (samples %v)", c.Mode(), median, wantRTT, rttTolerance, samples)
 		}
@@ -185,8 +266,8 @@ func TestAccuracyDelayLine(t *testing.T) {
 		})
 	})
 	t.Run("ebpf", func(t *testing.T) {
-		c := openCapture(t)
-		measure(t, c, func(s *connsig.Signal) time.Duration {
+		skipIfNotSupported(t, ebpfErr)
+		measure(t, ec, func(s *connsig.Signal) time.Duration {
 			if s.RTT != 0 {
 				// The kernel's own sample (srtt) at PASSIVE_ESTABLISHED must
 				// agree with the program's clock to well within the tolerance.
