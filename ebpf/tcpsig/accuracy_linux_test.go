@@ -25,8 +25,9 @@ import (
 // routes out of its brt0 is read by a relay goroutine of this process,
 // held for exactly oneWayDelay, and written into the other brt0, where the
 // other kernel receives it as if from the wire. A round trip through the
-// line therefore takes 2*oneWayDelay plus the relay's own overhead (a poller
-// wake-up and a write(2), tens of µs).
+// line therefore takes 2*oneWayDelay plus the relay's own overhead (its
+// reader's wake-up from poll(2) and the write(2) into the other kernel:
+// 0.1 to 0.6 ms measured on a 2-core VM, so the RTTs read 20.1 to 20.6 ms).
 const (
 	oneWayDelay = 10 * time.Millisecond
 	// wantRTT is what the handshake RTT must measure: SYN-ACK out, ACK in.
