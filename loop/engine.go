@@ -32,6 +32,9 @@ func (e *engine) run(i int) error {
 	err := gnet.Run(e, "tcp://"+s.addr,
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReusePort(s.cfg.ReusePort),
+		// SO_REUSEADDR, as net.Listen sets it: without it a restart fails to
+		// bind while the previous run's connections sit in TIME_WAIT.
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLoadBalancing(gnet.RoundRobin),
 		gnet.WithLogger(gnetLogger{s.cfg.Logger, i}),

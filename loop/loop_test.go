@@ -432,3 +432,26 @@ func TestAddrInUse(t *testing.T) {
 		t.Fatal("Run on a busy port did not fail")
 	}
 }
+
+// TestRestartWithTimeWait: a new server binds the port of a stopped one
+// whose closed connections sit in TIME_WAIT (the server closed first), as a
+// restarted brink must. Without SO_REUSEADDR this failed with EADDRINUSE.
+func TestRestartWithTimeWait(t *testing.T) {
+	ts := startTest(t, Config{Loops: 1})
+	addr := ts.Addr()
+	for range 3 {
+		c := dial(t, addr)
+		c.send(t, "close\n")
+		if got := c.line(t); got != "bye" {
+			t.Fatalf("got %q, want bye", got)
+		}
+		c.eof(t, 5*time.Second)
+	}
+	ts.stop(t)
+	again := startTest(t, Config{Addr: addr, Loops: 1})
+	c := dial(t, again.Addr())
+	c.send(t, "close\n")
+	if got := c.line(t); got != "bye" {
+		t.Fatalf("after restart got %q, want bye", got)
+	}
+}
