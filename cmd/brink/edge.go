@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/brink-edge/brink/flags"
-	"github.com/brink-edge/brink/flags/api"
 	"github.com/brink-edge/brink/flags/persist"
 	"github.com/brink-edge/brink/flags/upstream"
 )
@@ -148,20 +147,10 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	acfg.Ready = func() bool { return started.Load() && edge.Ready() }
 	acfg.Logger = logger
 	acfg.InstanceID = instanceID
-	acfg.SignalPath = g.SignalPath
-	h, err := api.New(acfg)
-	if err != nil {
-		return usageError{err}
-	}
-
 	// Listen first so probes see 503 NOT_READY during the hot start, as
 	// they would with a slow Unleash Edge start.
-	srv, err := newServer(g, logger)
+	srv, err := openServer(g, logger, acfg)
 	if err != nil {
-		return err
-	}
-	if err := srv.prepare(h.Handle, h.CloseStreams); err != nil {
-		srv.close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

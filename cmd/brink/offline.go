@@ -61,17 +61,8 @@ func setupOffline(fs *flagSet, g *globalOptions) func(io.Writer) error {
 		acfg.Tokens = flags.OfflineTokens(client, frontend)
 		acfg.Logger = logger
 		acfg.Ready = func() bool { return src.Store().Has("") }
-		acfg.SignalPath = g.SignalPath
-		h, err := api.New(acfg)
+		srv, err := openServer(g, logger, acfg)
 		if err != nil {
-			return usageError{err}
-		}
-		srv, err := newServer(g, logger)
-		if err != nil {
-			return err
-		}
-		if err := srv.prepare(h.Handle, h.CloseStreams); err != nil {
-			srv.close()
 			return err
 		}
 		ctx, cancel := context.WithCancel(context.Background())

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/brink-edge/brink/ebpf/tcpsig"
+	"github.com/brink-edge/brink/flags/api"
 	"github.com/brink-edge/brink/loop"
 	"github.com/brink-edge/brink/proto/http1"
 )
@@ -80,6 +81,25 @@ func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
 			}
 		}
 		s.addr = s.ln.Addr().String()
+	}
+	return s, nil
+}
+
+// openServer builds the flag API from acfg and the front that serves it,
+// ready to run.
+func openServer(g *globalOptions, logger *slog.Logger, acfg api.Config) (*server, error) {
+	acfg.SignalPath = g.SignalPath
+	h, err := api.New(acfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	s, err := newServer(g, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.prepare(h.Handle, h.CloseStreams); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
