@@ -3,6 +3,8 @@ package flags
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -64,6 +66,10 @@ func (o *Offline) load() (bool, error) {
 		var err error
 		origin = o.cfg.Path
 		if data, err = os.ReadFile(o.cfg.Path); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is in BootstrapError already
+			}
 			return false, &BootstrapError{File: o.cfg.Path, Err: err}
 		}
 	}

@@ -68,7 +68,10 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	}
 	persister, err := persist.Open(pcfg)
 	if err != nil {
-		return usageError{err}
+		if errors.Is(err, persist.ErrExclusive) {
+			return usageError{err}
+		}
+		return fmt.Errorf("opening persistence: %w", err)
 	}
 	acfg, err := apiConfig(g)
 	if err != nil {
@@ -78,8 +81,10 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	if instanceID == "" {
 		instanceID = randomInstanceID()
 	}
+	// --token-header sets both headers, as in Unleash Edge, unless
+	// --upstream-auth-header names the upstream one itself.
 	upstreamHeader := o.UpstreamAuthHeader
-	if g.TokenHeader != "" {
+	if upstreamHeader == "" {
 		upstreamHeader = g.TokenHeader
 	}
 	client, err := upstream.NewClient(upstream.ClientConfig{
@@ -159,31 +164,41 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 	go func() {
 		err := edge.Start(ctx)
 		started.Store(true)
+		// Report before cancelling: the shutdown below reads startErr.
+		startErr <- err
 		if err != nil {
 			logger.Error("edge start failed", "err", err)
 			cancel()
 		}
-		startErr <- err
 	}()
 	go forwarder.Run(ctx)
 	logger.Info("serving", "mode", "edge", "server", g.Server, "addr", srv.addr, "upstream", o.UpstreamURL, "version", version)
 	serveErr := srv.run(ctx)
 
-	// After the listener drained: flush metrics and persist state.
+	// After the listener drained: stop a hot start still under way (so the
+	// final persist never races it), then flush metrics and persist state.
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownWork)
 	defer scancel()
+	var failed error
+	select {
+	case failed = <-startErr: // the start had finished (or failed) by itself
+		cancel()
+	default:
+		cancel() // a start still under way ends here; its error is ours
+		select {
+		case <-startErr:
+		case <-sctx.Done():
+			logger.Warn("hot start did not stop in time")
+		}
+	}
 	if err := forwarder.Flush(sctx); err != nil {
 		logger.Warn("metrics not all sent before exit", "err", err)
 	}
 	if err := edge.Shutdown(sctx); err != nil {
 		logger.Warn("edge shutdown", "err", err)
 	}
-	select {
-	case err := <-startErr:
-		if err != nil {
-			return fmt.Errorf("starting edge mode: %w", err)
-		}
-	default:
+	if failed != nil {
+		return fmt.Errorf("starting edge mode: %w", failed)
 	}
 	return serveErr
 }

@@ -242,7 +242,7 @@ func (o *edgeOptions) register(fs *flagSet) {
 	fs.env("tokens", "TOKENS")
 	fs.StringSliceVarP(&o.PretrustedTokens, "pretrusted-tokens", "p", nil, "frontend tokens trusted without asking upstream, comma-separated")
 	fs.env("pretrusted-tokens", "PRETRUSTED_TOKENS")
-	fs.StringArrayVarP(&o.CustomClientHeaders, "custom-client-headers", "H", nil, "header added to every upstream request, as 'Name: value' (repeatable)")
+	fs.StringSliceVarP(&o.CustomClientHeaders, "custom-client-headers", "H", nil, "headers added to every upstream request, as 'Name: value', comma-separated or repeated")
 	fs.env("custom-client-headers", "CUSTOM_CLIENT_HEADERS")
 	fs.BoolVarP(&o.SkipSSLVerification, "skip-ssl-verification", "s", false, "do not verify the upstream's TLS certificate")
 	fs.env("skip-ssl-verification", "SKIP_SSL_VERIFICATION")

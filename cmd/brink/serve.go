@@ -164,7 +164,15 @@ func (s *server) prepare(handler fasthttp.RequestHandler, closing func()) error 
 	}
 	if s.capture != nil {
 		cfg.Capturer = s.capture
-		cfg.PrepareListener = s.capture.PrepareListener
+		// As on the fasthttp path, a listener that cannot be prepared
+		// (TCP_SAVE_SYN refused) costs the SYN headers, not the service.
+		prepare, logger := s.capture.PrepareListener, s.logger
+		cfg.PrepareListener = func(fd int) error {
+			if err := prepare(fd); err != nil {
+				logger.Warn("connection signals without SYN headers: the listener cannot be prepared", "err", err)
+			}
+			return nil
+		}
 	}
 	if s.ls, err = loop.New(cfg, hs); err != nil {
 		return fmt.Errorf("starting the event loop on %s: %w", s.addr, err)

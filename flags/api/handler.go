@@ -55,7 +55,7 @@ type Config struct {
 	// SignalPath is where GET answers the caller's own connection signal as
 	// JSON (under BasePath). Empty means DefaultSignalPath; "-" turns it
 	// off. With a signal, frontend contexts also carry its properties
-	// (connsig.PropertyNames) unless the caller gave them.
+	// (connsig.PropertyNames), replacing any the caller sent.
 	SignalPath string
 	// MaxStreams bounds the open /api/client/streaming connections; one
 	// more is answered 503. Zero means 10,000.

@@ -37,19 +37,16 @@ func (h *Handler) serveSignal(ctx *fasthttp.RequestCtx, st *reqState) {
 }
 
 // addSignalProperties puts the connection signal into the frontend
-// context as properties (tcpRttMs, synTtl, ...; connsig.PropertyNames),
-// unless the caller set a property of that name itself, so constraints
-// such as `tcpRttMs NUM_GT 150` work. The values are written into st.sig
+// context as properties (tcpRttMs, synTtl, ...; connsig.PropertyNames) so
+// constraints such as `tcpRttMs NUM_GT 150` work. The measured values
+// replace properties of the same names sent by the caller: a client must
+// not be able to forge its own signal. The values are written into st.sig
 // first and sliced afterwards, so the strings stay valid.
 func addSignalProperties(c *flags.Context, st *reqState, s *connsig.Signal) {
 	var ends [len(connsig.PropertyNames)]int
 	var have [len(connsig.PropertyNames)]bool
 	buf := st.sig[:0]
 	for i, name := range connsig.PropertyNames {
-		if _, given := c.Property(name); given {
-			ends[i] = len(buf)
-			continue
-		}
 		buf, have[i] = s.AppendValue(buf, name)
 		ends[i] = len(buf)
 	}

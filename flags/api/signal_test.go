@@ -69,7 +69,7 @@ func TestSignalEndpointAndProperties(t *testing.T) {
 	}{
 		{"far client", far, "/api/frontend", []string{"far-away", "old-ttl"}},
 		{"near client", near, "/api/frontend", nil},
-		{"caller's own property wins", far, "/api/frontend?tcpRttMs=5", []string{"old-ttl"}},
+		{"a forged property loses to the measured signal", far, "/api/frontend?tcpRttMs=5&properties[synTtl]=64", []string{"far-away", "old-ttl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
