@@ -65,6 +65,9 @@ func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
 	default:
 		return nil, usageError{fmt.Errorf("invalid --signal-capture %q: use auto, ebpf, fallback or off", g.SignalCapture)}
 	}
+	if g.Server == "loop" && g.Interface == "::" && !hasIPv6() {
+		s.addr = net.JoinHostPort("0.0.0.0", strconv.Itoa(g.Port))
+	}
 	if g.Server == "fasthttp" {
 		ln, err := listen(g)
 		if err != nil {
@@ -108,6 +111,17 @@ func (s *server) close() {
 	if s.capture != nil {
 		_ = s.capture.Close()
 	}
+}
+
+// hasIPv6 reports whether the host can listen on IPv6, for the default
+// dual-stack interface "::".
+func hasIPv6() bool {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
 }
 
 // listen opens the HTTP listener, plain TCP (Go's default multipath TCP

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -234,6 +235,9 @@ func New(cfg Config) (*Handler, error) {
 		h.signalPath = ""
 	default:
 		h.signalPath = "/" + strings.Trim(h.signalPath, "/")
+		if rt, _ := h.match(h.signalPath); h.signalPath == "/" || rt != routeSignal {
+			return nil, fmt.Errorf("api: signal path %q is empty or taken by another route", cfg.SignalPath)
+		}
 	}
 	if cfg.Validator != nil {
 		h.validations = newValidations(cfg.Validator, cfg.ValidateTimeout)

@@ -106,3 +106,11 @@ func TestSignalEndpointAndProperties(t *testing.T) {
 		t.Fatalf("moved signal path = %d %s", resp.StatusCode(), resp.Body())
 	}
 }
+
+func TestSignalPathMustBeFree(t *testing.T) {
+	for _, p := range []string{"/", "/api/frontend", "internal-backstage/health"} {
+		if _, err := New(Config{Store: new(flags.Store), Tokens: testTokens(), SignalPath: p}); err == nil {
+			t.Errorf("SignalPath %q accepted, want an error", p)
+		}
+	}
+}
