@@ -73,6 +73,9 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 		}
 		return fmt.Errorf("opening persistence: %w", err)
 	}
+	if c, ok := persister.(io.Closer); ok {
+		defer c.Close() // after the final persist in edge.Shutdown, or on an early return
+	}
 	acfg, err := apiConfig(g)
 	if err != nil {
 		return err
