@@ -98,10 +98,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	if err := fs.applyEnv(lookupEnv); err != nil {
+	// The probes and version do not use the global (server) options: a
+	// platform's PORT or similar that brink could not parse must not break
+	// a container probe.
+	getenv := lookupEnv
+	if cmd.name != "offline" && cmd.name != "edge" {
+		getenv = func(k string) string {
+			if pre.Lookup(envFlag(pre, k)) != nil {
+				return ""
+			}
+			return lookupEnv(k)
+		}
+	}
+	if err := fs.applyEnv(getenv); err != nil {
 		return usageError{err}
 	}
 	return action(stdout)
+}
+
+// envFlag returns the name of the flag of fs bound to environment variable
+// env, or "".
+func envFlag(fs *flagSet, env string) string {
+	name := ""
+	fs.VisitAll(func(f *pflag.Flag) {
+		if v := f.Annotations[envAnnotation]; len(v) > 0 && v[0] == env {
+			name = f.Name
+		}
+	})
+	return name
 }
 
 func commandNames() string {
