@@ -2,14 +2,9 @@ package tcpsig
 
 import (
 	"net"
-	"sync/atomic"
 
 	"github.com/brink-edge/brink/connsig"
 )
-
-// listenerCaptureErrors counts accepted connections whose capture failed on the
-// standard-library listener path.
-var listenerCaptureErrors atomic.Uint64
 
 // Listener wraps a TCP listener of the standard library (the
 // fasthttp.Server path) so that every accepted connection carries its
@@ -43,8 +38,9 @@ func NewListener(ln net.Listener, c Capturer) (*Listener, error) {
 }
 
 // Accept returns the next connection with its signal captured. A failed
-// capture leaves the signal empty (source none) and is counted; the
-// connection is served anyway.
+// capture leaves the signal empty and is counted by Capture itself
+// (brink_signal_captures_total{source="none"}); the connection is served
+// anyway.
 func (l *Listener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
 	if err != nil {
@@ -54,11 +50,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	sc.sig.Reset()
 	if tc, ok := conn.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
-			var cerr error
-			_ = rc.Control(func(fd uintptr) { cerr = l.c.Capture(int(fd), &sc.sig) })
-			if cerr != nil {
-				listenerCaptureErrors.Add(1)
-			}
+			_ = rc.Control(func(fd uintptr) { _ = l.c.Capture(int(fd), &sc.sig) })
 		}
 	}
 	return sc, nil
