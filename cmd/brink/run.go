@@ -103,8 +103,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// a container probe.
 	getenv := lookupEnv
 	if cmd.name != "offline" && cmd.name != "edge" {
+		global := make(map[string]bool)
+		pre.VisitAll(func(f *pflag.Flag) {
+			for _, env := range f.Annotations[envAnnotation] {
+				global[env] = true
+			}
+		})
 		getenv = func(k string) string {
-			if pre.Lookup(envFlag(pre, k)) != nil {
+			if global[k] {
 				return ""
 			}
 			return lookupEnv(k)
@@ -114,18 +120,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	return action(stdout)
-}
-
-// envFlag returns the name of the flag of fs bound to environment variable
-// env, or "".
-func envFlag(fs *flagSet, env string) string {
-	name := ""
-	fs.VisitAll(func(f *pflag.Flag) {
-		if v := f.Annotations[envAnnotation]; len(v) > 0 && v[0] == env {
-			name = f.Name
-		}
-	})
-	return name
 }
 
 func commandNames() string {
