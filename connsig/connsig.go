@@ -91,6 +91,47 @@ type Signal struct {
 	// TimingSource is where the handshake times and RTT figures came from;
 	// SYNSource where the SYN headers came from.
 	TimingSource, SYNSource Source
+
+	// TLS holds the TLS-level signal of a connection that brink terminated
+	// (or routed by its ClientHello); its zero value means plain TCP.
+	TLS TLSSignal
+}
+
+// Size bounds of the TLS signal's fixed-size text fields.
+const (
+	MaxSNI  = 255 // a DNS name
+	MaxALPN = 32  // the negotiated protocol ("http/1.1", "h2", "rstrm/1")
+	JA4Len  = 36  // "t13d1516h2_8daaf6152771_e5627efa2ab1"
+	JA3Len  = 32  // MD5 in lowercase hex
+)
+
+// TLSSignal is what the ClientHello and the TLS handshake tell about a
+// connection. Text fields are fixed-size arrays with a length, so a Signal
+// stays a plain value that is reused without allocation.
+type TLSSignal struct {
+	// HelloVersion is the highest TLS version the ClientHello offers
+	// (supported_versions, else legacy_version), e.g. 0x0304.
+	HelloVersion uint16
+	// Version and CipherSuite are what the handshake negotiated (0 when it
+	// did not complete, or for a passthrough route).
+	Version, CipherSuite uint16
+	// Resumed reports a session resumed from a ticket.
+	Resumed bool
+	// HelloTime is when the ClientHello was complete, ServerFlightTime when
+	// brink's ServerHello flight was written and ClientDataTime when the
+	// client's next data (its Finished in TLS 1.3) arrived after that:
+	// CLOCK_MONOTONIC nanoseconds as in the TCP times.
+	HelloTime, ServerFlightTime, ClientDataTime int64
+	// HandshakeLatency is ClientDataTime - ServerFlightTime: one round trip
+	// to the client measured at the TLS layer, in nanoseconds.
+	HandshakeLatency int64
+
+	SNI     [MaxSNI]byte
+	SNILen  uint8
+	ALPN    [MaxALPN]byte // negotiated
+	ALPNLen uint8
+	JA4     [JA4Len]byte // empty (all zero) when no ClientHello was parsed
+	JA3     [JA3Len]byte
 }
 
 // Reset clears s for reuse.
