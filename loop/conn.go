@@ -69,8 +69,9 @@ type Conn struct {
 	lastActive   int64 // last OnData, for the idle timeout
 	deadline     int64 // stateLinger: when to close regardless
 
-	detach bool // OnData asked to detach
-	closed atomic.Bool
+	detach  bool // OnData asked to detach
+	handoff bool // OnData took the socket (Handoff): close our fd, keep no state
+	closed  atomic.Bool
 
 	// WriteAsync's rendezvous with the loop (detached conns only).
 	awDone    chan struct{}

@@ -22,7 +22,11 @@
 // goroutines. Conn.Close, Conn.Signal and the address accessors are safe
 // anywhere. A handler that needs a goroutine for a long answer (an event
 // stream) calls Conn.Detach during OnData and writes from then on with
-// Conn.WriteAsync, which is safe from any one goroutine at a time.
+// Conn.WriteAsync, which is safe from any one goroutine at a time. A
+// handler that wants the socket itself (TLS termination on Go's netpoller)
+// calls Conn.Handoff during OnData: it gets a duplicate of the socket and
+// replays the bytes it was given; the loop closes its descriptor without
+// shutdown(2) and forgets the connection.
 //
 // Allocation: accepting a connection allocates only what gnet allocates
 // (its connection and peer address); Conns are pooled. Handling data

@@ -163,6 +163,14 @@ func (e *engine) OnTraffic(gc gnet.Conn) gnet.Action {
 // finish sends c's output and applies act after a handler callback.
 func (e *engine) finish(c *Conn, act Action) ([]byte, gnet.Action) {
 	gc := c.gc
+	if c.handoff {
+		// The handler owns a duplicate of the socket: gnet closes its fd
+		// without shutdown(2), so the connection stays up, then OnClose
+		// recycles c.
+		c.out = c.out[:0]
+		_, _ = gc.Discard(-1)
+		return nil, gnet.Close
+	}
 	if len(c.out) > 0 {
 		c.inTraffic = true
 		_, _ = gc.Write(c.out)
