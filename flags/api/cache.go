@@ -96,8 +96,9 @@ func (h *Handler) scopeFor(st *reqState, snap *flags.Snapshot, tok *flags.Token)
 // featureEntry is a cached /api/client/features answer: its body, strong
 // ETag and compressed forms, all immutable once set.
 type featureEntry struct {
-	body []byte
-	etag []byte
+	body     []byte
+	etag     []byte
+	features int // feature definitions in body, for countDefinitions
 
 	gzipOnce, zstdOnce sync.Once
 	gzip, zstd         []byte

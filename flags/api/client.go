@@ -58,7 +58,9 @@ func buildFeatures(snap *flags.Snapshot, tok *flags.Token, prefix string) *featu
 	if q.Projects == nil {
 		q.Projects = []string{}
 	}
-	return newFeatureEntry(snap.Plan.AppendClientFeatures(nil, sc, q))
+	e := newFeatureEntry(snap.Plan.AppendClientFeatures(nil, sc, q))
+	e.features = sc.Len()
+	return e
 }
 
 // writeCached answers with a cached entry: 304 on a matching
@@ -76,6 +78,7 @@ func (h *Handler) writeCached(ctx *fasthttp.RequestCtx, st *reqState, e *feature
 		resp.ResetBody()
 		return
 	}
+	countDefinitions(e.features)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentTypeBytes(contentJSON)
 	enc := encIdentity
@@ -100,5 +103,6 @@ func (h *Handler) serveClientFeature(ctx *fasthttp.RequestCtx, st *reqState, tok
 		h.reject(ctx, routeClientFeature, reasonNoFeature, fasthttp.StatusNotFound)
 		return
 	}
+	countDefinitions(1)
 	h.writeDynamic(ctx, st, body)
 }

@@ -46,10 +46,12 @@ func (h *Handler) serveFrontend(ctx *fasthttp.RequestCtx, st *reqState, rt route
 			h.reject(ctx, rt, reasonNoFeature, fasthttp.StatusNotFound)
 			return
 		}
+		countEvaluations(1)
 		h.writeDynamic(ctx, st, body)
 		return
 	}
 	st.body = snap.Plan.AppendFrontend(st.body[:0], sc, c, all)
+	countEvaluations(sc.Len())
 	h.writeDynamic(ctx, st, st.body)
 }
 

@@ -74,7 +74,27 @@ var (
 	sdkReports         = metrics.NewCounter(`brink_api_sdk_metrics_reports_total`)
 	sdkRegistrations   = metrics.NewCounter(`brink_api_sdk_registrations_total`)
 	sdkDropped         = metrics.NewCounter(`brink_api_sdk_metrics_dropped_total`)
+
+	// frontendEvaluations is brink_flag_evaluations_total{api="frontend"}:
+	// the toggles brink evaluated for frontend (and proxy) answers, every
+	// toggle of the token's scope for a list answer (disabled ones are
+	// evaluated too, even when the answer leaves them out), one for a
+	// single-feature answer.
+	frontendEvaluations = metrics.NewCounter(`brink_flag_evaluations_total{api="frontend"}`)
+	// clientDefinitions is brink_flag_definitions_served_total{api="client"}:
+	// the feature definitions sent in client API answers (304s excluded).
+	// Server-side SDKs evaluate those themselves, so they are counted apart
+	// from brink's own evaluations; the SDKs' evaluation counts arrive in
+	// their metrics reports.
+	clientDefinitions = metrics.NewCounter(`brink_flag_definitions_served_total{api="client"}`)
 )
+
+// countEvaluations counts the n toggles evaluated for one frontend answer:
+// one atomic add per request, not one per toggle.
+func countEvaluations(n int) { frontendEvaluations.Add(n) }
+
+// countDefinitions counts the n feature definitions of one client answer.
+func countDefinitions(n int) { clientDefinitions.Add(n) }
 
 var durationBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
 
