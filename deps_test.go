@@ -39,6 +39,11 @@ func TestDependencyDirection(t *testing.T) {
 			"github.com/valyala/fasthttp": "the loop is bytes-level; proto/http1 speaks HTTP",
 			"testing":                     "do not use the testing package in production code",
 		},
+		"tlsterm": {
+			mod + "flags":     "TLS termination knows nothing of flags; cmd registers the API as a service",
+			mod + "flags/api": "TLS termination knows nothing of flags; cmd registers the API as a service",
+			"testing":         "do not use the testing package in production code",
+		},
 		"flags/api": {
 			"github.com/panjf2000/gnet/v2": "handlers are transport-agnostic; cmd plugs them into a server",
 			mod + "loop":                   "handlers are transport-agnostic; cmd plugs them into a server",

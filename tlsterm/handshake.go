@@ -1,0 +1,158 @@
+package tlsterm
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// handshake runs tc's TLS handshake on a worker and starts its service.
+func (s *Server) handshake(tc *Conn) {
+	if s.stopped.Load() || time.Since(tc.enq) > s.cfg.HandshakeTimeout {
+		failQueue.Inc()
+		_ = tc.file.Close()
+		s.untrack(tc)
+		return
+	}
+	nc, err := net.FileConn(tc.file)
+	_ = tc.file.Close()
+	tc.file = nil
+	if err != nil {
+		failSocket.Inc()
+		s.cfg.Logger.Warn("tls: cannot use a handed-off socket", "err", err)
+		s.untrack(tc)
+		return
+	}
+	tc.setRaw(nc)
+	svc := (*s.services.Load())[tc.tg.service]
+	wire := &wireConn{Conn: nc, replay: tc.replay, sig: &tc.sig.TLS, timing: true}
+	tc.replay = nil
+	conn := tls.Server(wire, svc.conf)
+	_ = nc.SetDeadline(tc.enq.Add(s.cfg.HandshakeTimeout))
+	start := time.Now()
+	err = conn.Handshake()
+	wire.timing, wire.replay = false, nil
+	if err != nil {
+		reason := countFailure(err)
+		s.cfg.Logger.Debug("tls: handshake failed", "remote", nc.RemoteAddr().String(), "sni", string(tc.sig.TLS.SNI[:tc.sig.TLS.SNILen]), "reason", reason, "err", err)
+		_ = nc.Close()
+		s.untrack(tc)
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	handshakeDuration.UpdateDuration(start)
+	cs := conn.ConnectionState()
+	countHandshake(&cs)
+	t := &tc.sig.TLS
+	t.Version, t.CipherSuite, t.Resumed = cs.Version, cs.CipherSuite, cs.DidResume
+	t.ALPNLen = uint8(copy(t.ALPN[:], cs.NegotiatedProtocol))
+	if t.ServerFlightTime != 0 && t.ClientDataTime != 0 {
+		t.HandshakeLatency = t.ClientDataTime - t.ServerFlightTime
+	}
+	tc.Conn = conn
+	tc.served.Store(true)
+	go s.serve(svc.svc, tc)
+}
+
+// serve runs a Service on tc and closes tc when it returns; a panicking
+// Service costs its connection, not the process.
+func (s *Server) serve(svc Service, tc *Conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			servicePanics.Inc()
+			s.cfg.Logger.Error("tls: service panicked", "service", tc.tg.service, "panic", r, "stack", string(debug.Stack()))
+		}
+		_ = tc.Close()
+	}()
+	if err := svc.ServeConn(tc); err != nil && !isClosed(err) {
+		s.cfg.Logger.Debug("tls: service ended with an error", "service", tc.tg.service, "err", err)
+	}
+}
+
+// countFailure counts a failed handshake by reason and returns the reason.
+func countFailure(err error) string {
+	var ne net.Error
+	var ae tls.AlertError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		failTimeout.Inc()
+		return "timeout"
+	case isClosed(err):
+		failClosed.Inc()
+		return "client_closed"
+	case errors.As(err, &ae) || strings.Contains(msg, "remote error"):
+		failAlert.Inc()
+		return "client_alert"
+	case strings.Contains(msg, "application protocol"):
+		failNoALPN.Inc()
+		return "no_alpn"
+	case strings.Contains(msg, "version") || strings.Contains(msg, "cipher suite"):
+		failVersion.Inc()
+		return "no_common_version_or_cipher"
+	}
+	failProtocol.Inc()
+	return "protocol"
+}
+
+// isClosed reports errors that mean the peer (or Close) ended the
+// connection.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed)
+}
+
+// passthrough relays tc's bytes, ClientHello first, to its route's
+// backend and back, half-closing each way when the other side ends.
+func (s *Server) passthrough(tc *Conn) {
+	defer s.untrack(tc)
+	nc, err := net.FileConn(tc.file)
+	_ = tc.file.Close()
+	tc.file = nil
+	if err != nil {
+		failSocket.Inc()
+		s.cfg.Logger.Warn("tls: cannot use a handed-off socket", "err", err)
+		return
+	}
+	tc.setRaw(nc)
+	defer nc.Close()
+	if s.stopped.Load() {
+		return
+	}
+	bc, err := net.DialTimeout("tcp", tc.tg.passthrough, s.cfg.DialTimeout)
+	if err != nil {
+		passthroughDialErrors.Inc()
+		s.cfg.Logger.Warn("tls: passthrough backend unreachable", "route", tc.tg.label, "backend", tc.tg.passthrough, "err", err)
+		_, _ = nc.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, alertInternalError})
+		return
+	}
+	tc.mu.Lock()
+	tc.backend = bc
+	tc.mu.Unlock()
+	defer bc.Close()
+	if _, err := bc.Write(tc.replay); err != nil {
+		return
+	}
+	tc.replay = nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(nc, bc)
+		closeWrite(nc)
+	}()
+	_, _ = io.Copy(bc, nc)
+	closeWrite(bc)
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
