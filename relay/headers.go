@@ -1,0 +1,190 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net"
+	"net/netip"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/brink-edge/brink/connsig"
+)
+
+// SignalVersion is the version token that starts the signal header's
+// value ("v1 <base64url>").
+const SignalVersion = "v1"
+
+// hopHeaders are the hop-by-hop headers (RFC 9110 §7.6.1) removed in both
+// directions besides those the Connection header names. fasthttp itself
+// frames the body (Content-Length, Transfer-Encoding) and handles
+// Connection.
+var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+// clientHeaders are request headers a client must not set: the relay sets
+// them itself (or not at all).
+var clientHeaders = []string{"X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Real-Ip"}
+
+// setHeaders prepares the outgoing request's headers: hop-by-hop and
+// client-forged headers removed, then X-Forwarded-*, the licence and the
+// signal set.
+func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
+	in, out := &ctx.Request.Header, &st.req.Header
+	forEachToken(in.Peek(fasthttp.HeaderConnection), func(name []byte) {
+		if !equalFold(name, "close") && !equalFold(name, "keep-alive") {
+			out.DelBytes(name)
+		}
+	})
+	out.Del(fasthttp.HeaderConnection)
+	out.ResetConnectionClose()
+	for _, h := range hopHeaders {
+		out.Del(h)
+	}
+	for _, h := range clientHeaders {
+		out.Del(h)
+	}
+	out.Del(DefaultSignalHeader)
+	out.Del(r.cfg.LicenseHeader)
+
+	buf := st.buf[:0]
+	if r.cfg.TrustForwardedFor {
+		for _, v := range in.PeekAll(fasthttp.HeaderXForwardedFor) {
+			if v = bytes.TrimSpace(v); len(v) > 0 {
+				buf = append(append(buf, v...), ", "...)
+			}
+		}
+	}
+	if ip := remoteIP(ctx); ip.IsValid() {
+		buf = ip.AppendTo(buf)
+	} else {
+		buf = bytes.TrimSuffix(buf, []byte(", "))
+	}
+	if len(buf) > 0 {
+		out.SetBytesV(fasthttp.HeaderXForwardedFor, buf)
+	} else {
+		out.Del(fasthttp.HeaderXForwardedFor)
+	}
+	if ctx.IsTLS() {
+		out.Set(fasthttp.HeaderXForwardedProto, "https")
+	} else {
+		out.Set(fasthttp.HeaderXForwardedProto, "http")
+	}
+	if host := ctx.Host(); len(host) > 0 {
+		out.SetBytesV(fasthttp.HeaderXForwardedHost, host)
+	}
+	if r.cfg.License != "" {
+		out.Set(r.cfg.LicenseHeader, r.cfg.License)
+	}
+	if c, ok := ctx.Conn().(connsig.Carrier); ok {
+		if s := c.Signal(); s != nil {
+			st.sig = s.AppendJSON(st.sig[:0])
+			buf = append(buf[:0], SignalVersion...)
+			buf = append(buf, ' ')
+			buf = base64.RawURLEncoding.AppendEncode(buf, st.sig)
+			out.SetBytesV(DefaultSignalHeader, buf)
+		}
+	}
+	st.buf = buf
+}
+
+// AppendSignalHeader appends the signal header's value for s ("v1 " and
+// the base64url of s.AppendJSON, unpadded) to dst. scratch is reused for
+// the JSON; both are returned grown.
+func AppendSignalHeader(dst, scratch []byte, s *connsig.Signal) ([]byte, []byte) {
+	scratch = s.AppendJSON(scratch[:0])
+	dst = append(dst, SignalVersion...)
+	dst = append(dst, ' ')
+	return base64.RawURLEncoding.AppendEncode(dst, scratch), scratch
+}
+
+// remoteIP is the connection's peer address, unmapped.
+func remoteIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// stripResponseHopHeaders removes the hop-by-hop headers of an upstream
+// answer; the client connection's keep-alive is the server's business.
+func stripResponseHopHeaders(h *fasthttp.ResponseHeader) {
+	forEachToken(h.Peek(fasthttp.HeaderConnection), func(name []byte) {
+		if !equalFold(name, "close") && !equalFold(name, "keep-alive") {
+			h.DelBytes(name)
+		}
+	})
+	h.Del(fasthttp.HeaderConnection)
+	h.ResetConnectionClose()
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+}
+
+// forEachToken calls f with each comma-separated, trimmed, non-empty
+// token of v. v is copied first when it has tokens, as f may change the
+// header v lives in: the copy sits on the stack for values up to 256
+// bytes (longer Connection values are ignored past that).
+func forEachToken(v []byte, f func([]byte)) {
+	if len(v) == 0 {
+		return
+	}
+	var tmp [256]byte
+	n := copy(tmp[:], v)
+	v = tmp[:n]
+	for len(v) > 0 {
+		var tok []byte
+		tok, v, _ = bytes.Cut(v, []byte{','})
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+			f(tok)
+		}
+	}
+}
+
+// hostWithoutPort returns the host of a Host header value, without port
+// and IPv6 brackets.
+func hostWithoutPort(h []byte) []byte {
+	if len(h) > 0 && h[0] == '[' {
+		if i := bytes.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := bytes.LastIndexByte(h, ':'); i >= 0 && bytes.IndexByte(h[:i], ':') < 0 {
+		return h[:i]
+	}
+	return h
+}
+
+// equalFold compares b and s ASCII-case-insensitively.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPathPrefix reports whether path is prefix or continues it at a '/'
+// (any continuation when prefix ends in '/').
+func hasPathPrefix(path []byte, prefix string) bool {
+	if !bytes.HasPrefix(path, s2b(prefix)) {
+		return false
+	}
+	return len(path) == len(prefix) || prefix[len(prefix)-1] == '/' || path[len(prefix)] == '/'
+}
+
+// s2b returns the bytes of s without copying. The result must not be
+// modified and lives as long as s.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

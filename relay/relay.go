@@ -1,0 +1,288 @@
+package relay
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Relay forwards the requests of its routes to the upstream (OCTET_URL).
+// Match and Handle are safe to call from concurrently running goroutines;
+// forwarding a request allocates nothing in steady state (unless
+// StreamResponses is on).
+type Relay struct {
+	cfg    Config
+	up     upstream
+	hc     *fasthttp.HostClient
+	routes []route
+	reach  reach
+	pool   sync.Pool // *fwdState
+	warn   throttle
+}
+
+type route struct {
+	host   string // lower case, without brackets
+	prefix string
+	strip  bool
+}
+
+// fwdState is the per-request scratch memory, pooled.
+type fwdState struct {
+	req fasthttp.Request
+	buf []byte
+	sig []byte
+	lim limitReader
+}
+
+// New fills cfg's defaults, validates it, loads the mutual-TLS files and
+// returns a Relay. No connection is made until the first request.
+func New(cfg Config) (*Relay, error) {
+	up, err := cfg.fill()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{cfg: cfg, up: up}
+	r.hc = newHostClient(&cfg, up, tlsCfg)
+	r.hc.MaxConns = cfg.MaxConns
+	r.hc.MaxResponseBodySize = cfg.MaxResponseBytes
+	r.hc.StreamResponseBody = cfg.StreamResponses
+	for _, rt := range cfg.Routes {
+		h := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(rt.Host, "["), "]"))
+		r.routes = append(r.routes, route{host: h, prefix: rt.PathPrefix, strip: rt.StripPrefix})
+	}
+	r.pool.New = func() any { return &fwdState{buf: make([]byte, 0, 512), sig: make([]byte, 0, 1024)} }
+	r.warn.log = cfg.Logger
+	return r, nil
+}
+
+// newHostClient returns a pooled keep-alive client of the upstream that
+// never retries by itself (the callers decide).
+func newHostClient(cfg *Config, up upstream, tlsCfg *tls.Config) *fasthttp.HostClient {
+	return &fasthttp.HostClient{
+		Addr:                          up.addr,
+		Name:                          "brink-relay",
+		IsTLS:                         up.scheme == "https",
+		TLSConfig:                     tlsCfg,
+		MaxIdleConnDuration:           cfg.IdleConnTimeout,
+		MaxIdemponentCallAttempts:     1,
+		ReadBufferSize:                16 << 10,
+		WriteBufferSize:               16 << 10,
+		DisablePathNormalizing:        true,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultUserAgentHeader:      true,
+	}
+}
+
+// URL returns the upstream base URL without a trailing slash.
+func (r *Relay) URL() string { return r.up.base }
+
+// Match reports whether the request belongs to one of the relay's routes.
+func (r *Relay) Match(ctx *fasthttp.RequestCtx) bool {
+	_, ok := r.match(ctx)
+	return ok
+}
+
+func (r *Relay) match(ctx *fasthttp.RequestCtx) (*route, bool) {
+	if len(r.routes) == 0 {
+		return nil, false
+	}
+	host := hostWithoutPort(ctx.Host())
+	path := ctx.Path()
+	for i := range r.routes {
+		rt := &r.routes[i]
+		if rt.host != "" && !equalFold(host, rt.host) {
+			continue
+		}
+		if rt.prefix != "" && !hasPathPrefix(path, rt.prefix) {
+			continue
+		}
+		return rt, true
+	}
+	return nil, false
+}
+
+// Handle forwards the request to the upstream and writes its answer, or
+// an error answer with a JSON body {"error":"..."}: 413 for a body over
+// MaxBodyBytes, 502 when the upstream cannot be reached or answers
+// badly, 504 when it does not answer within Timeout. A request that does
+// not Match is forwarded whole.
+func (r *Relay) Handle(ctx *fasthttp.RequestCtx) {
+	st := r.pool.Get().(*fwdState)
+	defer r.release(st)
+	in := &ctx.Request
+	if in.Header.ContentLength() > r.cfg.MaxBodyBytes {
+		r.fail(ctx, resultTooLarge, nil)
+		return
+	}
+	out := &st.req
+	in.Header.CopyTo(&out.Header)
+	rt, _ := r.match(ctx)
+	st.buf = r.appendTarget(st.buf[:0], ctx, rt)
+	out.SetRequestURIBytes(st.buf)
+	out.Header.SetHost(r.up.host)
+	r.setHeaders(ctx, st)
+	if in.IsBodyStream() {
+		st.lim.reset(ctx.RequestBodyStream(), int64(r.cfg.MaxBodyBytes))
+		out.SetBodyStream(&st.lim, max(in.Header.ContentLength(), -1))
+	} else {
+		body := in.Body()
+		if len(body) > r.cfg.MaxBodyBytes {
+			r.fail(ctx, resultTooLarge, nil)
+			return
+		}
+		out.SetBodyRaw(body)
+	}
+	resp := &ctx.Response
+	deadline := time.Now().Add(r.cfg.Timeout)
+	err := r.hc.DoDeadline(out, resp, deadline)
+	if err != nil && retryable(out, err) && time.Now().Before(deadline) {
+		relayRetries.Inc()
+		err = r.hc.DoDeadline(out, resp, deadline)
+	}
+	if err != nil {
+		switch {
+		case st.lim.over:
+			r.fail(ctx, resultTooLarge, nil)
+		case isTimeout(err):
+			r.reach.failed(err)
+			r.fail(ctx, resultTimeout, err)
+		default:
+			r.reach.failed(err)
+			r.fail(ctx, resultBadGateway, err)
+		}
+		return
+	}
+	r.reach.succeeded()
+	stripResponseHopHeaders(&resp.Header)
+	relayResults[resultOK].Inc()
+}
+
+func (r *Relay) release(st *fwdState) {
+	st.req.Reset()
+	st.lim.reset(nil, 0)
+	if cap(st.buf) > 64<<10 {
+		st.buf = make([]byte, 0, 512)
+	}
+	if cap(st.sig) > 64<<10 {
+		st.sig = make([]byte, 0, 1024)
+	}
+	r.pool.Put(st)
+}
+
+// appendTarget appends the upstream URL of the request: the base URL,
+// then the request's path as sent (less the route's prefix with
+// StripPrefix) and its query.
+func (r *Relay) appendTarget(dst []byte, ctx *fasthttp.RequestCtx, rt *route) []byte {
+	dst = append(dst, r.up.base...)
+	path := ctx.URI().PathOriginal()
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if rt != nil && rt.strip && rt.prefix != "" && bytes.HasPrefix(path, s2b(rt.prefix)) {
+		path = path[len(strings.TrimSuffix(rt.prefix, "/")):]
+	}
+	if len(path) == 0 || path[0] != '/' {
+		dst = append(dst, '/')
+	}
+	dst = append(dst, path...)
+	if q := ctx.URI().QueryString(); len(q) > 0 {
+		dst = append(dst, '?')
+		dst = append(dst, q...)
+	}
+	return dst
+}
+
+// The results counted in brink_relay_requests_total.
+const (
+	resultOK = iota
+	resultTooLarge
+	resultBadGateway
+	resultTimeout
+	numResults
+)
+
+var resultNames = [numResults]string{"ok", "too_large", "bad_gateway", "timeout"}
+
+// fail answers ctx with an error status and a constant JSON body.
+func (r *Relay) fail(ctx *fasthttp.RequestCtx, result int, err error) {
+	relayResults[result].Inc()
+	ctx.Response.Reset()
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	switch result {
+	case resultTooLarge:
+		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+		ctx.SetBodyString(`{"error":"request body too large"}`)
+	case resultTimeout:
+		ctx.SetStatusCode(fasthttp.StatusGatewayTimeout)
+		ctx.SetBodyString(`{"error":"upstream timed out"}`)
+		r.warn.warn("relay: upstream timed out", err)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusBadGateway)
+		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			ctx.SetBodyString(`{"error":"upstream answer too large"}`)
+		} else {
+			ctx.SetBodyString(`{"error":"upstream unreachable"}`)
+		}
+		r.warn.warn("relay: upstream unreachable", err)
+	}
+}
+
+// retryable reports whether a failed forward is tried once more: only
+// idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) with a buffered
+// body, and only after a connection error (refused, reset, closed before
+// the answer), never after a timeout or an answer too large.
+func retryable(req *fasthttp.Request, err error) bool {
+	h := &req.Header
+	if !(h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete()) || req.IsBodyStream() {
+		return false
+	}
+	return !isTimeout(err) && !errors.Is(err, fasthttp.ErrBodyTooLarge) && !errors.Is(err, fasthttp.ErrNoFreeConns)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// limitReader passes a streamed request body on and fails past n bytes.
+type limitReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+var errBodyTooLarge = errors.New("relay: request body too large")
+
+func (l *limitReader) reset(r io.Reader, n int64) { *l = limitReader{r: r, n: n} }
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		l.over = true
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1] // one byte more tells a body that ends at the limit from a larger one
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		l.over = true
+		return 0, errBodyTooLarge
+	}
+	return n, err
+}
