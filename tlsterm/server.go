@@ -59,7 +59,7 @@ type Server struct {
 
 	draining atomic.Bool
 	stopped  atomic.Bool // the grace ran out: queued handshakes are dropped
-	hellos   sync.Pool // *tlshello.Hello
+	hellos   sync.Pool   // *tlshello.Hello
 }
 
 var _ loop.Handler = (*Server)(nil)
