@@ -44,6 +44,14 @@ func TestDependencyDirection(t *testing.T) {
 			mod + "flags/api": "TLS termination knows nothing of flags; cmd registers the API as a service",
 			"testing":         "do not use the testing package in production code",
 		},
+		"proto/tlshello": {
+			mod + "loop":                   "the ClientHello parser works on bytes; tlsterm feeds it",
+			mod + "tlsterm":                "tlsterm uses the parser, not the other way round",
+			mod + "flags":                  "a TLS parser knows nothing of flags",
+			"github.com/panjf2000/gnet/v2": "the parser works on bytes, not connections",
+			"github.com/valyala/fasthttp":  "the parser knows nothing of HTTP",
+			"testing":                      "do not use the testing package in production code",
+		},
 		"flags/api": {
 			"github.com/panjf2000/gnet/v2": "handlers are transport-agnostic; cmd plugs them into a server",
 			mod + "loop":                   "handlers are transport-agnostic; cmd plugs them into a server",
