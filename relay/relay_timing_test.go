@@ -1,0 +1,190 @@
+package relay
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/brink-edge/brink/connsig"
+)
+
+// Sink keeps benchmark results alive.
+var Sink []byte
+
+// startIngest is a plain-HTTP upstream that answers forwarded requests
+// with a small JSON body and ingest posts with 202, allocation-free.
+func startIngest(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == DefaultIngestPath {
+			ctx.SetStatusCode(fasthttp.StatusAccepted)
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"score":0.5}`)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	tb.Cleanup(func() { _ = srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+// BenchmarkRelay compares requests through brink's relay (a fasthttp front
+// whose connections carry signals, Handle, the upstream) with the same
+// requests sent to the upstream directly, over loopback keep-alive
+// connections.
+func BenchmarkRelay(b *testing.B) {
+	up := startIngest(b)
+	r, err := New(Config{URL: "http://" + up, License: testLicense, Routes: []Route{{PathPrefix: "/octet"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := startFront(b, r, nil, false)
+	for _, tt := range []struct{ name, addr string }{{"direct", up}, {"relay", f.addr}} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := &fasthttp.HostClient{Addr: tt.addr, MaxConns: 64}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				req.SetRequestURI("http://" + tt.addr + "/octet/v1/score?x=1")
+				req.Header.SetMethod("POST")
+				req.SetBodyString(`{"event":"pageview"}`)
+				for pb.Next() {
+					if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+						b.Fatalf("status %d: %v", resp.StatusCode(), err)
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
+
+// BenchmarkHandle is Handle alone, called in-process (no front server),
+// against the loopback upstream.
+func BenchmarkHandle(b *testing.B) {
+	up := startIngest(b)
+	r, err := New(Config{URL: "http://" + up, License: testLicense, Routes: []Route{{PathPrefix: "/octet"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ctx fasthttpCtx
+	ctx.init("edge.example", "/octet/v1/score")
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetBodyString(`{"event":"pageview"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		r.Handle(&ctx.RequestCtx)
+	}
+	if ctx.Response.StatusCode() != 200 {
+		b.Fatalf("status %d", ctx.Response.StatusCode())
+	}
+}
+
+// BenchmarkSignalHeader is the signal header's encoding.
+func BenchmarkSignalHeader(b *testing.B) {
+	var s connsig.Signal
+	fillSignal(&s, 1)
+	dst, scratch := AppendSignalHeader(nil, nil, &s)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(dst)))
+	for b.Loop() {
+		dst, scratch = AppendSignalHeader(dst[:0], scratch, &s)
+	}
+	Sink = dst
+}
+
+// BenchmarkConnectorAdd is the cost of Add, from concurrently running
+// goroutines, with the sender draining to a live upstream.
+func BenchmarkConnectorAdd(b *testing.B) {
+	up := startIngest(b)
+	c, err := NewConnector(Config{URL: "http://" + up, QueueRecords: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Close(context.Background()) }()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var s connsig.Signal
+		fillSignal(&s, 1)
+		at := time.Now()
+		for pb.Next() {
+			c.Add(&s, remoteOf(1), at)
+		}
+	})
+	if d := c.Stats().Dropped["queue_full"]; d > 0 {
+		b.Logf("%d of %d records dropped: queue full", d, b.N)
+	}
+}
+
+// BenchmarkConnectorThroughput is records/s from Add to the upstream's
+// 2xx (batches of 1000, gzip, one sender), upstream up.
+func BenchmarkConnectorThroughput(b *testing.B) {
+	up := startIngest(b)
+	c, err := NewConnector(Config{URL: "http://" + up, QueueRecords: 1 << 22, FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s connsig.Signal
+	fillSignal(&s, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		c.Add(&s, remoteOf(i), time.Now())
+	}
+	for c.Stats().Sent < uint64(b.N) {
+		if c.Stats().Dropped["queue_full"] > 0 {
+			b.Fatal("queue full")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	_ = c.Close(context.Background())
+}
+
+// BenchmarkSpoolWrite is records/s from Add to a synced spool file, upstream
+// down (its port closed).
+func BenchmarkSpoolWrite(b *testing.B) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	c, err := NewConnector(Config{URL: "http://" + addr, QueueRecords: 1 << 22, SpoolDir: b.TempDir(),
+		SpoolMaxBytes: 1 << 40, FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s connsig.Signal
+	fillSignal(&s, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		c.Add(&s, remoteOf(i), time.Now())
+	}
+	if err := c.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	st := c.Stats()
+	if st.Sent != 0 || sumDropped(st) != 0 {
+		b.Fatalf("stats %+v", st)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(st.SpoolBytes)/float64(b.N), "spoolB/record")
+}
+
+func sumDropped(st ConnectorStats) (n uint64) {
+	for _, v := range st.Dropped {
+		n += v
+	}
+	return n
+}
