@@ -39,10 +39,10 @@ func NewHTTPService(h fasthttp.RequestHandler) *HTTPService {
 func NewHTTPServiceFrom(srv *fasthttp.Server) *HTTPService {
 	h, hook := srv.Handler, srv.ConnState
 	srv.Handler = func(ctx *fasthttp.RequestCtx) {
+		h(ctx)
 		if c, ok := ctx.Conn().(*Conn); ok && c.Draining() {
 			ctx.SetConnectionClose()
 		}
-		h(ctx)
 	}
 	srv.ConnState = func(nc net.Conn, st fasthttp.ConnState) {
 		if c, ok := nc.(*Conn); ok {
