@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# tls-compare.sh: brink's TLS termination beside nginx (Debian) in one run,
+# same certificate, same machine, server on one pinned core and the load
+# generator on another (issue 5, "Performance").
+#
+#   bench/tls/tls-compare.sh                        # about 4 minutes (3 rounds)
+#   ROUNDS=1 DURATION=2s bench/tls/tls-compare.sh   # about 1 minute
+#   REFERENCE=1 bench/tls/tls-compare.sh            # + a plain crypto/tls server row
+#   BRINK_TLS=stub bench/tls/tls-compare.sh         # prove the harness without brink's TLS
+#
+# Rows (all on 127.0.0.1; brink, nginx's master and its one worker, and the
+# reference under `taskset -c $SERVER_CPU`; tlsload and wrk under
+# `taskset -c $LOAD_CPU`):
+#   1. handshakes/s: bench/tls/cmd/tlsload -mode handshake, $HS_CONNS
+#      workers each looping connect + handshake + GET /internal-backstage/health
+#      (Connection: close) + close; X25519 key exchange:
+#        full TLS 1.3 ECDSA P-256, full TLS 1.3 RSA 2048, full TLS 1.2 ECDSA,
+#        resumed TLS 1.3 ECDSA (session tickets; the share that resumed is
+#        reported), brink vs nginx (ssl_session_tickets on, worker_processes 1);
+#   2. requests/s over kept-alive TLS for /api/frontend with the demo
+#      frontend token (wrk -t1 -c$KA_CONNS, bench/wrk/rotate.lua: a new
+#      userId per request): (a) brink TLS, (b) nginx terminating TLS and
+#      proxying to brink's plain port (keepalive upstream), (c) brink plain.
+# Each row runs ROUNDS times; within a round the peers alternate who goes
+# first; the report shows every round, the median, the server CPU (brink +
+# nginx processes, % of one core) and the ratio of the medians.
+#
+# brink is started from BRINK_TLS_CMD, a template ({BRINK} {CERT} {KEY}
+# {PORT} {TLS_PORT}) run under taskset; the env form works too, e.g.
+#   BRINK_TLS_CMD='env EDGE_TLS_CERT_FILE={CERT} EDGE_TLS_KEY_FILE={KEY} {BRINK} offline --demo -i 127.0.0.1 --port {TLS_PORT}'
+# (then TLS is on {TLS_PORT} and rows (b) and (c), which need a plain port,
+# need BRINK_TLS_CMD to open one as well). BRINK_TLS=auto (default) uses
+# brink when `brink offline --help` lists --tls-enable and the stub
+# (bench/tls/cmd/static: crypto/tls + fasthttp, fixed answers) otherwise,
+# saying so in the report.
+#
+# Bounded: every load run is wrapped in `timeout`, each round is at most
+# WARMUP + DURATION (≤ 10 s), the whole script refuses plans over 5 minutes,
+# and every process it starts is stopped by PID on exit, also on failure.
+# Exits 0 when it measured, 1 when it could not.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+tag=tls-compare
+# shellcheck source=bench/tls/lib.sh
+. bench/tls/lib.sh
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-1s}
+HS_CONNS=${HS_CONNS:-32}
+KA_CONNS=${KA_CONNS:-32}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BASE_PORT=${BASE_PORT:-19440}
+REFERENCE=${REFERENCE:-0}
+BRINK_TLS=${BRINK_TLS:-auto} # auto, brink or stub
+BRINK_EXTRA=${BRINK_EXTRA:-} # more brink flags, e.g. '--server loop'
+BRINK_TLS_CMD=${BRINK_TLS_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {PORT} --tls-enable --tls-server-cert {CERT} --tls-server-key {KEY} --tls-server-port {TLS_PORT}'}
+FRONTEND_TOKEN=${FRONTEND_TOKEN:-'*:development.brink-demo-frontend'}
+brink=${BRINK_BIN:-$root/bin/brink}
+
+dur=$(secs "$DURATION")
+wu=$(secs "$WARMUP")
+[ $((dur + wu)) -le 10 ] || die "WARMUP + DURATION is $((dur + wu)) s; at most 10 s per round"
+peers_hs=2
+[ "$REFERENCE" = 1 ] && peers_hs=3
+plan=$(((4 * peers_hs * (dur + wu + 1) + 3 * (dur + wu + 1)) * ROUNDS + 20))
+[ "$plan" -le 300 ] || die "this plan takes about $plan s; keep it under 300 s (fewer ROUNDS or a shorter DURATION)"
+run=$root/.cache/bench/tls-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$run"
+limit=$((dur + wu + 20))
+
+# --- 1. dependencies, build, certificates -------------------------------------------
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+scripts/install-bench-deps.sh >&2
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+for t in wrk curl taskset timeout openssl go "$nginx"; do command -v "$t" >/dev/null || die "$t not found"; done
+go build -o "$run/tlsload" ./bench/tls/cmd/tlsload
+go build -o "$run/static" ./bench/tls/cmd/static
+if [ "$BRINK_TLS" = auto ] || [ "$BRINK_TLS" = brink ]; then
+	if [ -z "${BRINK_BIN:-}" ]; then go build -o "$brink" ./cmd/brink || die "go build ./cmd/brink failed"; fi
+	if "$brink" offline --help 2>&1 | grep -q -- '--tls-enable'; then
+		BRINK_TLS=brink
+	elif [ "$BRINK_TLS" = brink ]; then
+		die "$brink offline --help lists no --tls-enable"
+	else
+		BRINK_TLS=stub
+		log "brink has no --tls-enable yet: the stub (bench/tls/cmd/static) stands in for it"
+	fi
+fi
+for kind in ecdsa rsa; do
+	case $kind in
+	ecdsa) kopt=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1) ;;
+	rsa) kopt=(-newkey rsa:2048) ;;
+	esac
+	openssl req -x509 "${kopt[@]}" -nodes -days 2 -subj /CN=localhost \
+		-addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+		-keyout "$run/$kind.key" -out "$run/$kind.pem" >"$run/openssl-$kind.log" 2>&1 || die "openssl req ($kind) failed: $(tail -2 "$run/openssl-$kind.log")"
+done
+
+p_brink=$BASE_PORT p_brink_tls=$((BASE_PORT + 1)) p_nginx_tls=$((BASE_PORT + 2)) p_ref_tls=$((BASE_PORT + 3))
+for p in $p_brink $p_brink_tls $p_nginx_tls $p_ref_tls; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
+
+# start_brink KIND: brink (or the stub) on SERVER_CPU with KIND's certificate; sets pid_brink.
+start_brink() {
+	local kind=$1 cmd
+	if [ "$BRINK_TLS" = brink ]; then
+		cmd=${BRINK_TLS_CMD//\{BRINK\}/$brink}
+		cmd=${cmd//\{CERT\}/$run/$kind.pem}
+		cmd=${cmd//\{KEY\}/$run/$kind.key}
+		cmd=${cmd//\{PORT\}/$p_brink}
+		cmd=${cmd//\{TLS_PORT\}/$p_brink_tls}
+		cmd="$cmd $BRINK_EXTRA"
+	else
+		cmd="$run/static -listen 127.0.0.1:$p_brink -tls-listen 127.0.0.1:$p_brink_tls -cert $run/$kind.pem -key $run/$kind.key -body 779"
+	fi
+	# shellcheck disable=SC2086 # the template is split into words on purpose
+	taskset -c "$SERVER_CPU" $cmd >"$run/brink-$kind.log" 2>&1 &
+	pid_brink=$!
+	pids+=("$pid_brink")
+	echo "taskset -c $SERVER_CPU $cmd" >"$run/brink-$kind.cmd"
+	wait_ok "$pid_brink" 20 -k "https://127.0.0.1:$p_brink_tls/internal-backstage/health" ||
+		die "brink ($kind) does not answer on TLS port $p_brink_tls; see $run/brink-$kind.log: $(tail -3 "$run/brink-$kind.log")"
+	wait_ok "$pid_brink" 5 -H "Authorization: $FRONTEND_TOKEN" "http://127.0.0.1:$p_brink/api/frontend" ||
+		die "brink ($kind) does not answer /api/frontend on plain port $p_brink; see $run/brink-$kind.log"
+}
+
+start_ref() {
+	local kind=$1
+	taskset -c "$SERVER_CPU" "$run/static" -tls-listen "127.0.0.1:$p_ref_tls" -cert "$run/$kind.pem" -key "$run/$kind.key" -body 20 >"$run/ref-$kind.log" 2>&1 &
+	pid_ref=$!
+	pids+=("$pid_ref")
+	wait_ok "$pid_ref" 10 -k "https://127.0.0.1:$p_ref_tls/" || die "the crypto/tls reference did not start; see $run/ref-$kind.log"
+}
+
+start_nginx_tls() {
+	local kind=$1
+	render bench/tls/nginx-tls.conf "$run/nginx-tls-$kind.conf" RUN="$run" TLS_PORT="$p_nginx_tls" BRINK_PORT="$p_brink" \
+		CERT="$run/$kind.pem" KEY="$run/$kind.key"
+	start_nginx nginx "$run/nginx-tls-$kind.conf" "$SERVER_CPU"
+	wait_ok "$pid_nginx" 10 -k "https://127.0.0.1:$p_nginx_tls/internal-backstage/health" ||
+		die "nginx ($kind) did not start; see $run/nginx-error.log: $(tail -3 "$run/nginx-error.log")"
+	# The same certificate on both: compare what each serves.
+	local a b
+	a=$(openssl s_client -connect "127.0.0.1:$p_brink_tls" -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256)
+	b=$(openssl s_client -connect "127.0.0.1:$p_nginx_tls" -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256)
+	[ -n "$a" ] && [ "$a" = "$b" ] || die "brink and nginx serve different certificates: '$a' vs '$b'"
+}
+
+# --- measuring ------------------------------------------------------------------------
+hz=$(getconf CLK_TCK)
+results=() # row|peer|round|rate|p50_us|p99_us|server_cpu_pct|errors|resumed|ops|server_core_busy|load_core_busy
+
+# measure ROW PEER "PIDS" CMD...: one load run (wrapped in timeout, on
+# LOAD_CPU) while counting the server processes' CPU.
+measure() {
+	local row=$1 peer=$2 spids=$3
+	shift 3
+	local f=$run/$row.$peer.r$round
+	echo "taskset -c $LOAD_CPU $*" >"$f.cmd"
+	local c0 c1 t0 t1
+	# shellcheck disable=SC2086
+	c0=$(proc_ticks $spids)
+	local s0 l0 s1 l1
+	s0=$(core_ticks "$SERVER_CPU")
+	l0=$(core_ticks "$LOAD_CPU")
+	t0=$(date +%s%N)
+	timeout "$limit" taskset -c "$LOAD_CPU" "$@" >"$f.out" 2>"$f.err" ||
+		die "$row/$peer round $round failed: $(tail -n 3 "$f.err" "$f.out")"
+	t1=$(date +%s%N)
+	# shellcheck disable=SC2086
+	c1=$(proc_ticks $spids)
+	s1=$(core_ticks "$SERVER_CPU")
+	l1=$(core_ticks "$LOAD_CPU")
+	local line rate p50 p99 cpu errs res ops
+	line=$(grep '^RESULT ' "$f.out") || die "no RESULT line in $f.out"
+	rate=$(field rate "$line")
+	[ -n "$rate" ] || rate=$(field rps "$line")
+	p50=$(field p50_us "$line")
+	p99=$(field p99_us "$line")
+	ops=$(field ops "$line")
+	[ -n "$ops" ] || ops=$(field requests "$line")
+	errs=0
+	local e v
+	for e in errors status_errors errors_status errors_connect errors_read errors_write errors_timeout; do
+		v=$(field "$e" "$line")
+		errs=$((errs + ${v:-0}))
+	done
+	res=$(field resumed "$line")
+	cpu=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v ns=$((t1 - t0)) 'BEGIN{printf "%.0f", 100 * c / hz / (ns / 1e9)}')
+	results+=("$row|$peer|$round|$rate|$p50|$p99|$cpu|$errs|${res:-}|$ops|$(busy_pct "$s0" "$s1")|$(busy_pct "$l0" "$l1")")
+	log "$row $peer r$round: $(printf '%.0f' "$rate")/s p50 ${p50}us p99 ${p99}us server CPU $cpu% (cores busy $(busy_pct "$s0" "$s1")%/$(busy_pct "$l0" "$l1")%) errors $errs${res:+ resumed $res of $ops}"
+}
+
+hs() { # hs ROW PEER PORT PIDS TLSLOAD-ARGS...
+	local row=$1 peer=$2 port=$3 spids=$4
+	shift 4
+	measure "$row" "$peer" "$spids" "$run/tlsload" -mode handshake -addr "127.0.0.1:$port" -c "$HS_CONNS" \
+		-d "$DURATION" -warmup "$WARMUP" -path /internal-backstage/health "$@"
+}
+
+ka() { # ka ROW PEER URL: wrk keep-alive on /api/frontend
+	local row=$1 peer=$2 url=$3
+	timeout "$limit" taskset -c "$LOAD_CPU" wrk -t1 -c"$KA_CONNS" -d"$WARMUP" -s bench/wrk/rotate.lua "$url" -- "$FRONTEND_TOKEN" >/dev/null 2>&1 ||
+		die "wrk warm-up on $url failed"
+	measure "$row" "$peer" "$pid_brink $pid_nginx" wrk -t1 -c"$KA_CONNS" -d"$DURATION" --latency -s bench/wrk/rotate.lua "$url" -- "$FRONTEND_TOKEN"
+}
+
+# hs_peers ROW ARGS...: the handshake row for every peer, order alternating by round.
+hs_peers() {
+	local row=$1
+	shift
+	local order=(brink nginx)
+	[ "$REFERENCE" = 1 ] && order+=(gotls)
+	[ $((round % 2)) = 0 ] && mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+	local p
+	for p in "${order[@]}"; do
+		case $p in
+		brink) hs "$row" brink "$p_brink_tls" "$pid_brink" "$@" ;;
+		nginx) hs "$row" nginx "$p_nginx_tls" "$pid_nginx" "$@" ;;
+		gotls) hs "$row" gotls "$p_ref_tls" "$pid_ref" "$@" ;;
+		esac
+	done
+}
+
+# --- 2. the rounds ----------------------------------------------------------------------
+for kind in ecdsa rsa; do
+	start_brink "$kind"
+	start_nginx_tls "$kind"
+	pid_ref=
+	[ "$REFERENCE" = 1 ] && start_ref "$kind"
+	for round in $(seq 1 "$ROUNDS"); do
+		log "$kind certificate, round $round of $ROUNDS"
+		if [ "$kind" = ecdsa ]; then
+			hs_peers hs-ecdsa-tls13-full -tls 1.3
+			hs_peers hs-ecdsa-tls12-full -tls 1.2
+			hs_peers hs-ecdsa-tls13-resumed -tls 1.3 -resume
+			kas=("ka-brink-tls|https://127.0.0.1:$p_brink_tls/api/frontend" "ka-nginx-to-brink|https://127.0.0.1:$p_nginx_tls/api/frontend" "ka-brink-plain|http://127.0.0.1:$p_brink/api/frontend")
+			[ $((round % 2)) = 0 ] && mapfile -t kas < <(printf '%s\n' "${kas[@]}" | tac)
+			for k in "${kas[@]}"; do ka "${k%%|*}" "${k%%|*}" "${k#*|}"; done
+		else
+			hs_peers hs-rsa-tls13-full -tls 1.3
+		fi
+	done
+	stop "$pid_nginx"
+	stop "$pid_brink"
+	[ -n "$pid_ref" ] && stop "$pid_ref"
+done
+
+# --- 3. report ----------------------------------------------------------------------------
+get() { # get ROW PEER COLUMN(4..10): that column of every round, one a line
+	printf '%s\n' "${results[@]}" | awk -F'|' -v r="$1" -v p="$2" -v c="$3" '$1 == r && $2 == p {print $c}'
+}
+medrow() { get "$1" "$2" 4 | median; }
+# the round whose rate is the median gives latency and CPU
+medround() {
+	local m
+	m=$(medrow "$1" "$2")
+	printf '%s\n' "${results[@]}" | awk -F'|' -v r="$1" -v p="$2" -v m="$m" '$1 == r && $2 == p && $4 == m {print; exit}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f×", a / b; else printf "–" }'; }
+rounds() { get "$1" "$2" 4 | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}'; }
+ms() { awk -v u="$1" 'BEGIN{printf "%.2f ms", u / 1000}'; }
+brink_label=brink
+[ "$BRINK_TLS" = stub ] && brink_label="stub (crypto/tls + fasthttp, standing in for brink)"
+commit=$(git describe --always --dirty 2>/dev/null || echo "?")
+
+report=$run/report.md
+{
+	echo "### TLS: brink vs nginx ($(date -u +%Y-%m-%dT%H:%MZ), commit $commit)"
+	echo
+	echo "- command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP HS_CONNS=$HS_CONNS KA_CONNS=$KA_CONNS REFERENCE=$REFERENCE BRINK_TLS=$BRINK_TLS bench/tls/tls-compare.sh\`"
+	echo "- machine: $(machine); load average before the run $load_before"
+	echo "- pinning: servers (brink, nginx master + 1 worker$([ "$REFERENCE" = 1 ] && echo ", crypto/tls reference")) \`taskset -c $SERVER_CPU\`, load generators \`taskset -c $LOAD_CPU\`"
+	echo "- brink: \`$(sed "s|$run|RUN|g; s|$root/||g; s|ecdsa|KIND|g" "$run/brink-ecdsa.cmd")\`"
+	echo "- nginx: \`$(sed "s|$run|RUN|g; s|rsa|KIND|g" "$run/nginx.cmd")\`, config bench/tls/nginx-tls.conf (worker_processes 1, ssl_session_tickets on, keepalive upstream to brink's plain port)"
+	echo "- certificates: self-signed ECDSA P-256 and RSA 2048 (openssl req), the same files for both servers (SHA-256 fingerprints compared)"
+	echo "- handshakes: \`tlsload -mode handshake -c $HS_CONNS -d $DURATION -warmup $WARMUP -path /internal-backstage/health -tls V [-resume]\`: connect + handshake (client offers X25519, then P-256; both servers pick X25519) + one GET with Connection: close + close"
+	echo "- keep-alive: \`wrk -t1 -c$KA_CONNS -d$DURATION --latency -s bench/wrk/rotate.lua URL -- TOKEN\` after a $WARMUP warm-up; wrk built with OpenSSL $(ldd "$(command -v wrk)" | grep -q libssl && echo yes || echo no)"
+	echo
+	echo "| row | peer | per second, each round | median | p50 | p99 | server CPU | cores busy (server/load) | per server CPU-second | resumed | errors | brink / nginx |"
+	echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for row in hs-ecdsa-tls13-full hs-rsa-tls13-full hs-ecdsa-tls12-full hs-ecdsa-tls13-resumed; do
+		for peer in brink nginx gotls; do
+			[ -n "$(get "$row" "$peer" 4)" ] || continue
+			IFS='|' read -r _ _ _ rate p50 p99 cpu errs res ops sb lb <<<"$(medround "$row" "$peer")"
+			per=$(awk -v r="$rate" -v c="$cpu" 'BEGIN{ if (c > 0) printf "%.0f", r / (c / 100); else print "–" }')
+			rat=""
+			if [ "$peer" = brink ]; then
+				rb=$(medrow "$row" nginx)
+				cb=$(IFS='|' read -r _ _ _ _ _ _ c _ _ _ _ _ <<<"$(medround "$row" nginx)"; echo "$c")
+				rat="$(ratio "$rate" "$rb") (per CPU-s $(awk -v a="$rate" -v ca="$cpu" -v b="$rb" -v cb="$cb" 'BEGIN{ if (b > 0 && ca > 0 && cb > 0) printf "%.2f×", (a / ca) / (b / cb); else printf "–" }'))"
+			fi
+			label=$peer
+			[ "$peer" = brink ] && label=$brink_label
+			[ "$peer" = gotls ] && label="crypto/tls reference (bench/tls/cmd/static)"
+			resd="–"
+			[ -n "$res" ] && [ "$ops" -gt 0 ] && resd=$(awk -v a="$res" -v b="$ops" 'BEGIN{printf "%.0f%%", 100 * a / b}')
+			printf '| %s | %s | %s | %.0f | %s | %s | %s%% | %s%% / %s%% | %s | %s | %s | %s |\n' "$row" "$label" "$(rounds "$row" "$peer")" "$rate" \
+				"$(ms "$p50")" "$(ms "$p99")" "$cpu" "$sb" "$lb" "$per" "$resd" "$errs" "$rat"
+		done
+	done
+	for row in ka-brink-tls ka-nginx-to-brink ka-brink-plain; do
+		IFS='|' read -r _ _ _ rate p50 p99 cpu errs _ _ sb lb <<<"$(medround "$row" "$row")"
+		per=$(awk -v r="$rate" -v c="$cpu" 'BEGIN{ if (c > 0) printf "%.0f", r / (c / 100); else print "–" }')
+		case $row in
+		ka-brink-tls) label="$brink_label, TLS 1.3"; rat="$(ratio "$rate" "$(medrow ka-nginx-to-brink ka-nginx-to-brink)") of nginx→brink" ;;
+		ka-nginx-to-brink) label="nginx TLS → $brink_label plain"; rat="1.00×" ;;
+		ka-brink-plain) label="$brink_label, plain HTTP"; rat="$(ratio "$rate" "$(medrow ka-nginx-to-brink ka-nginx-to-brink)") of nginx→brink" ;;
+		esac
+		printf '| %s | %s | %s | %.0f | %s | %s | %s%% | %s%% / %s%% | %s | – | %s | %s |\n' "$row /api/frontend" "$label" "$(rounds "$row" "$row")" "$rate" \
+			"$(ms "$p50")" "$(ms "$p99")" "$cpu" "$sb" "$lb" "$per" "$errs" "$rat"
+	done
+	echo
+	echo "Per second = handshakes (each with one tiny request) or requests per second in the measured window; the median round gives p50, p99 and CPU. Server CPU = utime+stime of the server processes (brink, nginx master and worker; for the keep-alive rows both brink and nginx, since (b) runs through both) over the load run, in % of one core (100% = the pinned core is saturated); cores busy = how busy the server's and the load generator's cores were with anything (other users of the machine included); per server CPU-second = rate / that share, the figure that still compares when the single-core load generator, not the server, is the limit. Ratios are of the medians."
+} >"$report"
+cat "$report"
+log "logs, commands and raw output: $run"
