@@ -21,14 +21,20 @@ func BenchmarkParseSYN(b *testing.B) {
 }
 
 func BenchmarkAppendJSON(b *testing.B) {
-	s := loopbackSignal(b)
-	buf := s.AppendJSON(nil)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(buf)))
-	for b.Loop() {
-		buf = s.AppendJSON(buf[:0])
+	for _, c := range []struct {
+		name string
+		s    *Signal
+	}{{"tcp", loopbackSignal(b)}, {"tls", tlsSignal(b)}} {
+		b.Run(c.name, func(b *testing.B) {
+			buf := c.s.AppendJSON(nil)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				buf = c.s.AppendJSON(buf[:0])
+			}
+			Sink = buf
+		})
 	}
-	Sink = buf
 }
 
 func BenchmarkAppendFingerprint(b *testing.B) {
@@ -42,9 +48,9 @@ func BenchmarkAppendFingerprint(b *testing.B) {
 }
 
 func BenchmarkAppendValue(b *testing.B) {
-	s := loopbackSignal(b)
+	s := tlsSignal(b)
 	buf := make([]byte, 0, 64)
-	for _, name := range []string{PropTCPRTTMs, PropSYNTTL, PropSYNFingerprint} {
+	for _, name := range []string{PropTCPRTTMs, PropSYNTTL, PropSYNFingerprint, PropTLSJA4, PropSNI} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

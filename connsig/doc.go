@@ -1,9 +1,10 @@
 // Package connsig holds brink's per-connection signal: the SYN's arrival and
-// headers, the TCP handshake timing and the kernel's RTT figures (and, with
-// TLS, the ClientHello fingerprint and handshake latency). It is a plain data
-// type shared by the stages: ebpf/tcpsig and its fallback fill it, loop
-// carries it with the connection, flags/api reads it into the flag context
-// and the /signal answer.
+// headers, the TCP handshake timing and the kernel's RTT figures, and, with
+// TLS, the ClientHello's SNI and fingerprints and the handshake's version,
+// cipher suite and latency (TLSSignal). It is a plain data type shared by
+// the stages: ebpf/tcpsig and its fallback fill it, proto/tlshello and
+// tlsterm fill its TLS part, loop carries it with the connection, flags/api
+// reads it into the flag context and the /signal answer.
 //
 // It also holds the SYN header parser (ParseSYN, for the bytes that
 // TCP_SAVED_SYN and the eBPF program return) and the encoders: AppendJSON,
@@ -46,6 +47,22 @@
 //	fingerprint     string  E F   AppendFingerprint; "" when the SYN was not seen
 //	timingSource    string  E F   "ebpf", "fallback" or "none": where the times and RTT figures came from
 //	synSource       string  E F   "ebpf", "fallback" or "none": where the SYN fields came from
+//	tlsVersion      string  T     the negotiated TLS version: "1.3", "1.2", "1.1", "1.0", "ssl3" or "0xXXXX"
+//	tlsHelloVersion string  H     the highest version the ClientHello offers (supported_versions, else legacy_version), same form
+//	tlsCipher       string  T     the negotiated cipher suite: its IANA name for crypto/tls's suites, else "0xXXXX"
+//	tlsResumed      bool    T     the session was resumed (ticket or PSK)
+//	tlsHandshakeUs  int     T     brink's ServerHello flight to the client's next data (its Finished in TLS 1.3), µs
+//	sni             string  H     the ClientHello's server_name host name, as sent
+//	alpn            string  T     the negotiated ALPN protocol
+//	ja4             string  H     the ClientHello's JA4 fingerprint (FoxIO, BSD-3; proto/tlshello)
+//	ja3             string  H     the ClientHello's JA3 fingerprint, MD5 hex (Salesforce, BSD-3)
+//
+// The TLS fields (TLSSignal) are filled by a listener that reads the
+// ClientHello: H = from the ClientHello (proto/tlshello), on terminated and
+// passthrough routes; T = by tlsterm once it has completed the handshake.
+// On a plain TCP connection they are "", 0 and false. sni and alpn come
+// from the client: they are JSON-escaped, with every byte outside
+// printable ASCII written as \u00XX.
 //
 // In fallback mode the first RTT figures come from TCP_INFO right after
 // accept: tcpRttUs is then usually the kernel's own SYN-ACK→ACK sample
@@ -86,6 +103,11 @@
 //	synWscale       wscale
 //	synFingerprint  fingerprint
 //	captureSource   the better of timingSource and synSource ("ebpf" > "fallback" > "none")
+//	tlsJa4          ja4
+//	tlsJa3          ja3
+//	tlsVersion      tlsVersion ("1.3", "1.2")
+//	tlsHandshakeMs  tlsHandshakeUs in ms, decimal
+//	sni             sni (as sent; not escaped)
 //
 // A property that was not captured is absent (AppendValue reports false).
 package connsig

@@ -10,8 +10,9 @@ const JSONVersion = 1
 // AppendJSON appends s as one JSON object with the stable camelCase fields
 // of the package doc's table, in that order, and returns the extended
 // buffer. Every field is always present; unknown values are 0, false, "" or
-// [] (wscale is null when the SYN had no window scale option). It allocates
-// only when dst must grow.
+// [] (wscale is null when the SYN had no window scale option); the TLS
+// fields are "" and 0 for a plain TCP connection. It allocates only when
+// dst must grow.
 func (s *Signal) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"version":`...)
 	dst = strconv.AppendInt(dst, JSONVersion, 10)
@@ -50,7 +51,9 @@ func (s *Signal) AppendJSON(dst []byte) []byte {
 	dst = append(dst, s.TimingSource.String()...)
 	dst = append(dst, `","synSource":"`...)
 	dst = append(dst, s.SYNSource.String()...)
-	return append(dst, `"}`...)
+	dst = append(dst, '"')
+	dst = s.TLS.appendJSON(dst)
+	return append(dst, '}')
 }
 
 func appendIntField(dst []byte, name string, v int64) []byte {

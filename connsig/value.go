@@ -14,6 +14,11 @@ const (
 	PropSYNWScale      = "synWscale"
 	PropSYNFingerprint = "synFingerprint"
 	PropCaptureSource  = "captureSource"
+	PropTLSJA4         = "tlsJa4"
+	PropTLSJA3         = "tlsJa3"
+	PropTLSVersion     = "tlsVersion"
+	PropTLSHandshakeMs = "tlsHandshakeMs"
+	PropSNI            = "sni"
 )
 
 // PropertyNames lists the names AppendValue knows, in the package doc's
@@ -21,12 +26,13 @@ const (
 var PropertyNames = [...]string{
 	PropTCPRTTMs, PropHandshakeRTTMs, PropTCPMinRTTMs, PropSYNTTL, PropSYNWindow,
 	PropSYNMSS, PropSYNWScale, PropSYNFingerprint, PropCaptureSource,
+	PropTLSJA4, PropTLSJA3, PropTLSVersion, PropTLSHandshakeMs, PropSNI,
 }
 
 // AppendValue appends the flag-context property name of s as text and
 // reports whether s has it: false for an unknown name and for a value that
-// was not captured (a zero RTT, no SYN, no window scale option), in which
-// case dst is returned unchanged. Milliseconds are decimal with at most
+// was not captured (a zero RTT, no SYN, no window scale option, no TLS or
+// no SNI), in which case dst is returned unchanged. Milliseconds are decimal with at most
 // three fraction digits and no trailing zeros ("0.021", "1.5", "12"). It
 // allocates only when dst must grow.
 func (s *Signal) AppendValue(dst []byte, name string) ([]byte, bool) {
@@ -42,6 +48,9 @@ func (s *Signal) AppendValue(dst []byte, name string) ([]byte, bool) {
 		return appendMillis(dst, uint64(s.MinRTT))
 	case PropCaptureSource:
 		return append(dst, s.CaptureSource().String()...), true
+	}
+	if out, ok, handled := s.TLS.appendValue(dst, name); handled {
+		return out, ok
 	}
 	if s.IPVersion == 0 {
 		return dst, false
