@@ -52,6 +52,15 @@ func TestDependencyDirection(t *testing.T) {
 			"github.com/valyala/fasthttp":  "the parser knows nothing of HTTP",
 			"testing":                      "do not use the testing package in production code",
 		},
+		"relay": {
+			mod + "flags":                  "the relay ships signals; it knows nothing of flags",
+			mod + "flags/api":              "the relay ships signals; it knows nothing of flags",
+			mod + "flags/upstream":         "the relay has its own upstream client",
+			mod + "loop":                   "cmd hands the relay its requests and signals",
+			mod + "tlsterm":                "cmd hands the relay its requests and signals",
+			"github.com/panjf2000/gnet/v2": "the relay is a fasthttp handler; cmd plugs it into a server",
+			"testing":                      "do not use the testing package in production code",
+		},
 		"flags/api": {
 			"github.com/panjf2000/gnet/v2": "handlers are transport-agnostic; cmd plugs them into a server",
 			mod + "loop":                   "handlers are transport-agnostic; cmd plugs them into a server",

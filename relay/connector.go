@@ -33,6 +33,9 @@ const (
 
 var dropNames = [numDrops]string{"queue_full", "closed", "rejected", "spool_full", "memory_full", "spool_error", "shutdown"}
 
+// chunk is a slice of records with room for one batch.
+type chunk struct{ recs []record }
+
 // record is one connection's signal as Add copied it.
 type record struct {
 	sig    connsig.Signal
@@ -51,10 +54,15 @@ type Connector struct {
 	url      string
 	instance string
 
-	mu      sync.Mutex
-	pending []record
-	spare   []record
-	closed  bool
+	// The queue: Add fills cur, a chunk of BatchRecords records; full
+	// chunks wait in full for the sender, which hands them back to free.
+	mu     sync.Mutex
+	cur    *chunk
+	full   []*chunk
+	free   []*chunk
+	queued int
+	closed bool
+	taken  []*chunk // the sender's, between take and recycle
 
 	kick chan struct{}
 	stop chan context.Context
@@ -151,13 +159,24 @@ func (c *Connector) Add(sig *connsig.Signal, remote netip.AddrPort, at time.Time
 		c.drop(dropClosed, 1)
 		return
 	}
-	if len(c.pending) >= c.cfg.QueueRecords {
+	if c.queued >= c.cfg.QueueRecords {
 		c.mu.Unlock()
 		c.drop(dropQueueFull, 1)
 		return
 	}
-	c.pending = append(c.pending, record{sig: *sig, remote: remote, at: at.UnixNano()})
-	full := len(c.pending) == c.cfg.BatchRecords
+	if c.cur == nil {
+		c.cur = c.newChunk()
+	}
+	n := len(c.cur.recs)
+	c.cur.recs = c.cur.recs[:n+1]
+	r := &c.cur.recs[n]
+	r.sig, r.remote, r.at = *sig, remote, at.UnixNano()
+	c.queued++
+	full := n+1 == cap(c.cur.recs)
+	if full {
+		c.full = append(c.full, c.cur)
+		c.cur = nil
+	}
 	c.mu.Unlock()
 	c.accepted.Add(1)
 	recordsAccepted.Inc()
@@ -237,11 +256,9 @@ func (c *Connector) run() {
 // records; once a send fails, the rest goes to the store.
 func (c *Connector) cycle(ctx context.Context) {
 	c.drainStore(ctx)
-	recs := c.take()
-	for len(recs) > 0 {
-		n := min(len(recs), c.cfg.BatchRecords)
-		b := c.encode(recs[:n])
-		recs = recs[n:]
+	chunks := c.take()
+	for _, ch := range chunks {
+		b := c.encode(ch.recs)
 		if c.canSend() && c.storeEmpty() {
 			switch c.send(ctx, b) {
 			case sendOK, sendRejected:
@@ -250,18 +267,48 @@ func (c *Connector) cycle(ctx context.Context) {
 		}
 		c.keep(b)
 	}
+	c.recycle(chunks)
 }
 
-// take swaps the queue with the slice the previous take returned, which
-// the sender is done with: no copy, and no allocation once both have grown.
-func (c *Connector) take() []record {
-	spare := c.spare[:0]
+// newChunk returns a free chunk, or a new one; c.mu is held.
+func (c *Connector) newChunk() *chunk {
+	if n := len(c.free); n > 0 {
+		ch := c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+		return ch
+	}
+	return &chunk{recs: make([]record, 0, c.cfg.BatchRecords)}
+}
+
+// take moves the queued chunks, the partly filled one included, to the
+// sender; recycle gives them back for reuse.
+func (c *Connector) take() []*chunk {
 	c.mu.Lock()
-	recs := c.pending
-	c.pending = spare
+	c.taken = append(c.taken[:0], c.full...)
+	clear(c.full)
+	c.full = c.full[:0]
+	if c.cur != nil && len(c.cur.recs) > 0 {
+		c.taken = append(c.taken, c.cur)
+		c.cur = nil
+	}
+	c.queued = 0
 	c.mu.Unlock()
-	c.spare = recs
-	return recs
+	return c.taken
+}
+
+func (c *Connector) recycle(chunks []*chunk) {
+	// Keep enough free chunks for a full queue; let the rest go.
+	keep := c.cfg.QueueRecords/c.cfg.BatchRecords + 1
+	c.mu.Lock()
+	for _, ch := range chunks {
+		if len(c.free) < keep {
+			ch.recs = ch.recs[:0]
+			c.free = append(c.free, ch)
+		}
+	}
+	c.mu.Unlock()
+	clear(chunks)
 }
 
 func (c *Connector) storeEmpty() bool {
@@ -428,23 +475,19 @@ func (c *Connector) shutdown(ctx context.Context) error {
 		defer cancel()
 	}
 	c.retryAt = time.Time{} // one more try, whatever the backoff said
-	recs := c.take()
+	chunks := c.take()
 	if c.storeEmpty() {
-		for len(recs) > 0 && sendCtx.Err() == nil {
-			n := min(len(recs), c.cfg.BatchRecords)
-			b := c.encode(recs[:n])
+		for len(chunks) > 0 && sendCtx.Err() == nil {
+			b := c.encode(chunks[0].recs)
+			chunks = chunks[1:]
 			if r := c.send(sendCtx, b); r != sendOK && r != sendRejected {
 				c.keep(b)
-				recs = recs[n:]
 				break
 			}
-			recs = recs[n:]
 		}
 	}
-	for len(recs) > 0 {
-		n := min(len(recs), c.cfg.BatchRecords)
-		c.keep(c.encode(recs[:n]))
-		recs = recs[n:]
+	for _, ch := range chunks {
+		c.keep(c.encode(ch.recs))
 	}
 	if c.cfg.SpoolDir != "" {
 		return nil

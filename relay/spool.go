@@ -276,7 +276,7 @@ func (m *memSpool) remove(b *batch) {
 	m.nFiles.Add(-1)
 }
 
-func (m *memSpool) nextSeq() uint64                { return m.seq + 1 }
+func (m *memSpool) nextSeq() uint64              { return m.seq + 1 }
 func (m *memSpool) stats() (files, nBytes int64) { return m.nFiles.Load(), m.nBytes.Load() }
 
 // backoff is the wait before retry attempt n (0-based): 250 ms·2^n, at
