@@ -23,6 +23,17 @@ deps: ## install what the tests and benchmarks need (idempotent)
 	./scripts/install-test-deps.sh
 	./scripts/install-sdk-deps.sh
 	./scripts/install-edge-deps.sh
+	./scripts/install-deploy-deps.sh
+
+.PHONY: release
+release: ## static release binaries dist/brink-linux-{amd64,arm64} and dist/sha256sums
+	@rm -rf dist && mkdir -p dist
+	@set -e; for arch in amd64 arm64; do \
+	  echo "release: dist/brink-linux-$$arch ($(VERSION))"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	    -ldflags '$(LDFLAGS)' -o dist/brink-linux-$$arch ./cmd/brink; \
+	done
+	cd dist && sha256sum brink-linux-amd64 brink-linux-arm64 > sha256sums
 
 fmt: ## check formatting
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' | grep -v '_bpfe[lb]\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -45,6 +56,13 @@ bench: ## run the benchmarks for real (-count=6, for benchstat)
 
 bench-peer: build ## brink vs the Node Unleash Proxy under wrk (see BENCHMARKS.md)
 	BRINK_BIN=$(BIN) ./bench/compare.sh
+
+.PHONY: bench-tls bench-relay
+bench-tls: build ## brink TLS vs nginx: handshakes/s and keep-alive /api/frontend (bench/tls, ~4 min)
+	BRINK_BIN=$(BIN) ./bench/tls/tls-compare.sh
+
+bench-relay: build ## brink relay vs nginx vs direct to the upstream (bench/tls, ~2 min)
+	BRINK_BIN=$(BIN) ./bench/tls/relay-compare.sh
 
 fuzz: ## run every fuzz target briefly (FUZZTIME each, default 10s)
 	@set -e; for pkg in $$($(GO) list ./...); do \
