@@ -101,3 +101,63 @@ core_ticks() { awk -v c="cpu$1" '$1 == c {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$
 
 # busy_pct "B0 T0" "B1 T1": % busy between two core_ticks samples.
 busy_pct() { awk -v a="$1" -v b="$2" 'BEGIN{split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; if (t > 0) printf "%.0f", 100 * (y[1] - x[1]) / t; else print 0}'; }
+
+# --- measuring: callers set run, round, limit, SERVER_CPU, LOAD_CPU and results=()
+
+# measure ROW PEER "PIDS" CMD...: one load run (wrapped in timeout, on
+# LOAD_CPU) while counting the server processes' CPU.
+measure() {
+	local row=$1 peer=$2 spids=$3
+	shift 3
+	local f=$run/$row.$peer.r$round
+	echo "taskset -c $LOAD_CPU $*" >"$f.cmd"
+	local c0 c1 t0 t1
+	# shellcheck disable=SC2086
+	c0=$(proc_ticks $spids)
+	local s0 l0 s1 l1
+	s0=$(core_ticks "$SERVER_CPU")
+	l0=$(core_ticks "$LOAD_CPU")
+	t0=$(date +%s%N)
+	timeout "$limit" taskset -c "$LOAD_CPU" "$@" >"$f.out" 2>"$f.err" ||
+		die "$row/$peer round $round failed: $(tail -n 3 "$f.err" "$f.out")"
+	t1=$(date +%s%N)
+	# shellcheck disable=SC2086
+	c1=$(proc_ticks $spids)
+	s1=$(core_ticks "$SERVER_CPU")
+	l1=$(core_ticks "$LOAD_CPU")
+	local line rate p50 p99 cpu errs res ops
+	line=$(grep '^RESULT ' "$f.out") || die "no RESULT line in $f.out"
+	rate=$(field rate "$line")
+	[ -n "$rate" ] || rate=$(field rps "$line")
+	p50=$(field p50_us "$line")
+	p99=$(field p99_us "$line")
+	ops=$(field ops "$line")
+	[ -n "$ops" ] || ops=$(field requests "$line")
+	errs=0
+	local e v
+	for e in errors status_errors errors_status errors_connect errors_read errors_write errors_timeout; do
+		v=$(field "$e" "$line")
+		errs=$((errs + ${v:-0}))
+	done
+	res=$(field resumed "$line")
+	[[ $line == *mode=handshake* ]] || res=
+	cpu=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) 'BEGIN{printf "%.0f", 100 * c / hz / (ns / 1e9)}')
+	results+=("$row|$peer|$round|$rate|$p50|$p99|$cpu|$errs|${res:-}|$ops|$(busy_pct "$s0" "$s1")|$(busy_pct "$l0" "$l1")")
+	log "$row $peer r$round: $(printf '%.0f' "$rate")/s p50 ${p50}us p99 ${p99}us server CPU $cpu% (cores busy $(busy_pct "$s0" "$s1")%/$(busy_pct "$l0" "$l1")%) errors $errs${res:+ resumed $res of $ops}"
+}
+
+
+# --- report helpers over results
+get() { # get ROW PEER COLUMN(4..10): that column of every round, one a line
+	printf '%s\n' "${results[@]}" | awk -F'|' -v r="$1" -v p="$2" -v c="$3" '$1 == r && $2 == p {print $c}'
+}
+medrow() { get "$1" "$2" 4 | median; }
+# the round whose rate is the median gives latency and CPU
+medround() {
+	local m
+	m=$(medrow "$1" "$2")
+	printf '%s\n' "${results[@]}" | awk -F'|' -v r="$1" -v p="$2" -v m="$m" '$1 == r && $2 == p && $4 == m {print; exit}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f×", a / b; else printf "–" }'; }
+rounds() { get "$1" "$2" 4 | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}'; }
+ms() { awk -v u="$1" 'BEGIN{printf "%.2f ms", u / 1000}'; }
