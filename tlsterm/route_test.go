@@ -2,6 +2,7 @@ package tlsterm
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"io"
@@ -209,8 +210,8 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := New(tt.cfg)
 			if err == nil {
+				_ = s.Shutdown(context.Background())
 				t.Fatalf("New accepted %+v", tt.cfg)
-				_ = s
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not mention %s", err, tt.want)
