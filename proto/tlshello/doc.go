@@ -13,10 +13,15 @@
 // is complete, then copies the message out of its records into the Hello
 // and reads: legacy_version, session_id, cipher_suites,
 // compression_methods and every extension's type in wire order, and the
-// contents of server_name (host_name), application_layer_protocol_
-// negotiation, signature_algorithms, supported_groups, ec_point_formats and
-// supported_versions. Accessors return GREASE values as sent; the
-// fingerprints drop them.
+// contents of server_name (host_name), ALPN
+// (application_layer_protocol_negotiation), signature_algorithms,
+// supported_groups, ec_point_formats and supported_versions. Accessors
+// return GREASE values as sent; the fingerprints drop them.
+//
+// Parse keeps no state between calls: each call reads b from its first
+// byte, so a caller may use any Hello (a pooled one) for each attempt. An
+// incomplete hello costs a walk over the record headers only (tens of
+// nanoseconds); the copy and the parse happen once, when it is complete.
 //
 // Limits and rejections: the records may take at most MaxHelloBytes (16
 // KiB, ErrTooLarge); a first byte other than 0x16 or a record version other
@@ -52,8 +57,9 @@
 //
 // # JA3 (AppendJA3String, AppendJA3)
 //
-// JA3 = MD5 of "SSLVersion,Ciphers,Extensions,EllipticCurves,
-// EcPointFormats": legacy_version, cipher suites, extension types in wire
+// JA3 is the MD5 of the string
+// "SSLVersion,Ciphers,Extensions,EllipticCurves,EcPointFormats":
+// legacy_version, cipher suites, extension types in wire
 // order, supported_groups and ec_point_formats in decimal, '-'-joined,
 // GREASE dropped, empty fields left empty (Salesforce's JA3 README). JA3
 // takes extensions in wire order, so browsers that shuffle them (Chrome
