@@ -151,7 +151,7 @@ func environ(kv []string) map[string]string {
 func (l *loader) loadEnv(env map[string]string) {
 	s := theSchema()
 	for _, f := range s.fields {
-		if slices.Contains(l.src.SkipEnv, section(f.key)) && !strings.HasPrefix(f.env[0], envPrefix) {
+		if len(f.env) == 0 || slices.Contains(l.src.SkipEnv, section(f.key)) && !strings.HasPrefix(f.env[0], envPrefix) {
 			continue
 		}
 		var name, val string

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/brink-edge/brink/config"
 )
 
 // envAnnotation is the pflag annotation key holding a flag's environment
@@ -98,7 +100,23 @@ type globalOptions struct {
 	DisableFeatures     bool
 	DisableTokens       bool
 	DisableInstanceData bool
+	// Unleash Edge's TLS options; they set tls.* in the configuration.
+	TLSEnable           bool
+	TLSServerCert       string
+	TLSServerKey        string
+	TLSServerPort       int
+	RedirectHTTPToHTTPS bool
+	// ConfigFile and Sets feed the configuration itself.
+	ConfigFile string
+	Sets       []string
 	serverOptions
+
+	// cfg is the loaded configuration, set before the action of a command
+	// that serves (edge, offline) or prints it (config print): every option
+	// above, the command's own options and the sections that have no flag
+	// (tls routes, relay, metrics, admin, auth). Nil for the probes and
+	// version.
+	cfg *config.Config
 }
 
 func (g *globalOptions) register(fs *flagSet) {
@@ -152,7 +170,23 @@ func (g *globalOptions) register(fs *flagSet) {
 	fs.env("disable-tokens-endpoint", "DISABLE_TOKENS_ENDPOINT")
 	fs.BoolVar(&g.DisableInstanceData, "disable-instance-data-endpoint", false, "remove /internal-backstage/instancedata")
 	fs.env("disable-instance-data-endpoint", "DISABLE_INSTANCE_DATA_ENDPOINT")
+	fs.BoolVar(&g.TLSEnable, "tls-enable", false, "serve HTTPS (only) on --tls-server-port; a certificate alone (EDGE_TLS_CERT_FILE) also enables TLS, on --port")
+	fs.env("tls-enable", "TLS_ENABLE")
+	fs.StringVar(&g.TLSServerCert, "tls-server-cert", "", "TLS certificate chain (PEM)")
+	fs.env("tls-server-cert", "TLS_SERVER_CERT")
+	fs.StringVar(&g.TLSServerKey, "tls-server-key", "", "TLS private key (PEM)")
+	fs.env("tls-server-key", "TLS_SERVER_KEY")
+	fs.IntVar(&g.TLSServerPort, "tls-server-port", 3043, "HTTPS port with --tls-enable")
+	fs.env("tls-server-port", "TLS_SERVER_PORT")
+	fs.BoolVar(&g.RedirectHTTPToHTTPS, "redirect-http-to-https", false, "with TLS, --port answers 308 redirects to HTTPS")
+	fs.env("redirect-http-to-https", "REDIRECT_HTTP_TO_HTTPS")
 	g.serverOptions.register(fs)
+	fs.StringVarP(&g.ConfigFile, "config", "c", "", "YAML configuration file (keys: brink config print)")
+	fs.env("config", config.EnvConfigFile)
+	fs.StringArrayVar(&g.Sets, "set", nil, "set a configuration key: --set tls.listen_addr=:443 (repeatable; beaten by the key's own flag)")
+	for _, name := range []string{"config", "set"} {
+		_ = fs.SetAnnotation(name, noConfigAnnotation, []string{"true"})
+	}
 }
 
 // offlineOptions are the options of `brink offline`.
