@@ -61,6 +61,15 @@ func TestDependencyDirection(t *testing.T) {
 			"github.com/panjf2000/gnet/v2": "the relay is a fasthttp handler; cmd plugs it into a server",
 			"testing":                      "do not use the testing package in production code",
 		},
+		"admin": {
+			"net/http/pprof":               "its init registers on http.DefaultServeMux; admin serves pprof on its private mux only",
+			"github.com/valyala/fasthttp":  "the admin listener is net/http, apart from the request path",
+			"github.com/panjf2000/gnet/v2": "the admin listener is net/http, apart from the request path",
+			mod + "flags":                  "admin exports the metrics set; it knows no stage",
+			mod + "flags/api":              "admin exports the metrics set; it knows no stage",
+			mod + "loop":                   "admin exports the metrics set; it knows no stage",
+			"testing":                      "do not use the testing package in production code",
+		},
 		"flags/api": {
 			"github.com/panjf2000/gnet/v2": "handlers are transport-agnostic; cmd plugs them into a server",
 			mod + "loop":                   "handlers are transport-agnostic; cmd plugs them into a server",
