@@ -70,6 +70,15 @@ func TestDependencyDirection(t *testing.T) {
 			mod + "loop":                   "admin exports the metrics set; it knows no stage",
 			"testing":                      "do not use the testing package in production code",
 		},
+		"config": {
+			mod + "loop":                   "the configuration is data; cmd hands its sections to the stages",
+			mod + "tlsterm":                "the configuration is data; cmd hands its sections to the stages",
+			mod + "flags":                  "the configuration is data; cmd hands its sections to the stages",
+			"github.com/valyala/fasthttp":  "the configuration is data; cmd hands its sections to the stages",
+			"github.com/panjf2000/gnet/v2": "the configuration is data; cmd hands its sections to the stages",
+			"github.com/spf13/pflag":       "command-line flags live in cmd, which maps them onto keys",
+			"testing":                      "do not use the testing package in production code",
+		},
 		"flags/api": {
 			"github.com/panjf2000/gnet/v2": "handlers are transport-agnostic; cmd plugs them into a server",
 			mod + "loop":                   "handlers are transport-agnostic; cmd plugs them into a server",
