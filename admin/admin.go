@@ -243,6 +243,10 @@ func serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	metrics.WritePrometheus(w, true)
 }
 
+// lookupNetIP resolves listen host names; a variable so tests can resolve
+// a name to addresses this machine does not have.
+var lookupNetIP = net.DefaultResolver.LookupNetIP
+
 // loopbackOnly reports whether the listen address addr accepts loopback
 // connections only: an IP literal that is loopback, or a host name all of
 // whose addresses are. A wildcard or empty host is not.
@@ -259,7 +263,7 @@ func loopbackOnly(addr string) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ips, err := lookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return false, fmt.Errorf("resolving %q: %w", host, err)
 	}

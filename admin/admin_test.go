@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -151,6 +152,34 @@ func TestLoopbackOnly(t *testing.T) {
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("loopbackOnly(%q) = %v, %v; want %v, error %v", tt.addr, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+func TestHostNameBeyondLoopback(t *testing.T) {
+	orig := lookupNetIP
+	t.Cleanup(func() { lookupNetIP = orig })
+	names := map[string][]netip.Addr{
+		"metrics.internal": {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.1.2.3")},
+		"loop.internal":    {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
+		"empty.internal":   {},
+	}
+	lookupNetIP = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		if a, ok := names[host]; ok {
+			return a, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	_, err := New(Config{PrometheusAddr: "metrics.internal:9090"})
+	if err == nil || !strings.Contains(err.Error(), "beyond loopback") {
+		t.Errorf("a name resolving to 127.0.0.1 and 10.1.2.3: %v, want a beyond-loopback refusal", err)
+	}
+	for host, want := range map[string]bool{"loop.internal": true, "empty.internal": false} {
+		if got, err := loopbackOnly(host + ":9090"); got != want || err != nil {
+			t.Errorf("loopbackOnly(%s) = %v, %v; want %v", host, got, err, want)
+		}
+	}
+	if _, err := New(Config{PrometheusAddr: "nope.internal:9090"}); err == nil || !strings.Contains(err.Error(), "nope.internal") {
+		t.Errorf("an unresolvable name: %v, want an error naming it", err)
 	}
 }
 
