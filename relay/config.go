@@ -24,6 +24,7 @@ const (
 	DefaultMaxConns         = 512
 	DefaultIdleConnTimeout  = 10 * time.Second
 	DefaultBatchRecords     = 1000
+	MaxBatchRecords         = 10000
 	DefaultFlushInterval    = time.Second
 	DefaultQueueRecords     = 65536
 	DefaultSpoolMaxBytes    = 256 << 20
@@ -104,7 +105,8 @@ type Config struct {
 	// IngestPath is where the connector posts signal batches, below URL.
 	// Default "/ingest/signals".
 	IngestPath string
-	// BatchRecords is the most records in one batch. Default 1000.
+	// BatchRecords is the most records in one batch, at most
+	// MaxBatchRecords. Default 1000.
 	BatchRecords int
 	// FlushInterval is the longest a record waits in memory before its
 	// batch is sent or spooled. Default 1 s.
@@ -195,6 +197,9 @@ func (cfg *Config) fill() (upstream, error) {
 		cfg.IngestPath = "/" + cfg.IngestPath
 	}
 	cfg.BatchRecords = cmp.Or(cfg.BatchRecords, DefaultBatchRecords)
+	if cfg.BatchRecords > MaxBatchRecords {
+		return u, fmt.Errorf("relay: BatchRecords %d is over %d", cfg.BatchRecords, MaxBatchRecords)
+	}
 	cfg.FlushInterval = cmp.Or(cfg.FlushInterval, DefaultFlushInterval)
 	cfg.QueueRecords = cmp.Or(cfg.QueueRecords, DefaultQueueRecords)
 	cfg.SpoolMaxBytes = cmp.Or(cfg.SpoolMaxBytes, DefaultSpoolMaxBytes)

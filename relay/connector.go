@@ -62,7 +62,10 @@ type Connector struct {
 	free   []*chunk
 	queued int
 	closed bool
-	taken  []*chunk // the sender's, between take and recycle
+	// stopping tells a running cycle to spool rather than send: Close is
+	// waiting.
+	stopping atomic.Bool
+	taken    []*chunk // the sender's, between take and recycle
 
 	kick chan struct{}
 	stop chan context.Context
@@ -190,7 +193,9 @@ func (c *Connector) Add(sig *connsig.Signal, remote netip.AddrPort, at time.Time
 
 // Close stops accepting records, sends what is queued in memory, and
 // spools what the upstream does not take before ctx ends (a SIGTERM's
-// grace period). Without a SpoolDir, records still unsent then are lost,
+// grace period). A post already in flight when Close is called is waited
+// for (at most IngestTimeout): keep IngestTimeout well below the grace
+// period. Without a SpoolDir, records still unsent then are lost,
 // counted as dropped (reason "shutdown"), and ErrUnsent is returned.
 func (c *Connector) Close(ctx context.Context) error {
 	c.mu.Lock()
@@ -200,6 +205,7 @@ func (c *Connector) Close(ctx context.Context) error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.stopping.Store(true)
 	c.stop <- ctx
 	err := <-c.done
 	c.hc.CloseIdleConnections()
@@ -259,7 +265,7 @@ func (c *Connector) cycle(ctx context.Context) {
 	chunks := c.take()
 	for _, ch := range chunks {
 		b := c.encode(ch.recs)
-		if c.canSend() && c.storeEmpty() {
+		if c.canSend() && c.storeEmpty() && !c.stopping.Load() {
 			switch c.send(ctx, b) {
 			case sendOK, sendRejected:
 				continue
@@ -278,7 +284,7 @@ func (c *Connector) newChunk() *chunk {
 		c.free = c.free[:n-1]
 		return ch
 	}
-	return &chunk{recs: make([]record, 0, c.cfg.BatchRecords)}
+	return &chunk{recs: make([]record, 0, min(c.cfg.BatchRecords, c.cfg.QueueRecords))}
 }
 
 // take moves the queued chunks, the partly filled one included, to the
@@ -298,8 +304,11 @@ func (c *Connector) take() []*chunk {
 }
 
 func (c *Connector) recycle(chunks []*chunk) {
+	if len(chunks) == 0 {
+		return
+	}
 	// Keep enough free chunks for a full queue; let the rest go.
-	keep := c.cfg.QueueRecords/c.cfg.BatchRecords + 1
+	keep := c.cfg.QueueRecords/cap(chunks[0].recs) + 1
 	c.mu.Lock()
 	for _, ch := range chunks {
 		if len(c.free) < keep {
@@ -320,7 +329,7 @@ func (c *Connector) canSend() bool { return !time.Now().Before(c.retryAt) }
 
 // drainStore sends stored batches, oldest first, until one fails.
 func (c *Connector) drainStore(ctx context.Context) {
-	for c.canSend() && ctx.Err() == nil {
+	for c.canSend() && ctx.Err() == nil && !c.stopping.Load() {
 		b, ok, err := c.store.oldest()
 		if err != nil {
 			c.cfg.Logger.Error("relay: spooled batch cannot be read; it stays for a later try", "error", err)
@@ -475,6 +484,7 @@ func (c *Connector) shutdown(ctx context.Context) error {
 		defer cancel()
 	}
 	c.retryAt = time.Time{} // one more try, whatever the backoff said
+	c.stopping.Store(false) // the cycle it cut short is over
 	chunks := c.take()
 	if c.storeEmpty() {
 		for len(chunks) > 0 && sendCtx.Err() == nil {

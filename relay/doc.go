@@ -115,7 +115,9 @@
 //
 // Close(ctx), for SIGTERM, stops Add, sends the queued records while ctx
 // leaves time (keeping a quarter of it, at most a second, to spool) and
-// spools the rest; with a SpoolDir nothing is lost short of the cap.
+// spools the rest; with a SpoolDir nothing is lost short of the cap. A
+// post in flight when Close is called is waited for (at most
+// IngestTimeout, default 10 s): keep it below the grace period.
 // Without one, what is still unsent when ctx ends is dropped
 // ("shutdown") and Close returns ErrUnsent.
 //

@@ -46,6 +46,14 @@ func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
 	}
 	out.Del(DefaultSignalHeader)
 	out.Del(r.cfg.LicenseHeader)
+	out.Del(fasthttp.HeaderExpect) // the front answered it already
+	if !r.cfg.TrustForwardedFor {
+		out.Del(fasthttp.HeaderXForwardedFor)
+	}
+	// A server that keeps header names as sent stores "x-brink-signal"
+	// apart from "X-Brink-Signal", and Del misses it: look again, folding
+	// case.
+	delFolded(out, r.reserved)
 
 	buf := st.buf[:0]
 	if r.cfg.TrustForwardedFor {
@@ -86,6 +94,35 @@ func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
 		}
 	}
 	st.buf = buf
+}
+
+// delFolded deletes every header whose name equals one of names in any
+// case. It allocates nothing; with normalized names (fasthttp's default)
+// it only reads the headers once.
+func delFolded(h *fasthttp.RequestHeader, names []string) {
+	for range 64 { // a bound, should a deletion ever fail to take
+		var key [64]byte
+		n := 0
+		for k := range h.All() {
+			if len(k) <= len(key) && foldedIn(k, names) {
+				n = copy(key[:], k)
+				break
+			}
+		}
+		if n == 0 {
+			return
+		}
+		h.DelBytes(key[:n])
+	}
+}
+
+func foldedIn(k []byte, names []string) bool {
+	for _, name := range names {
+		if equalFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // AppendSignalHeader appends the signal header's value for s ("v1 " and

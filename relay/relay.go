@@ -24,7 +24,9 @@ type Relay struct {
 	routes []route
 	reach  reach
 	pool   sync.Pool // *fwdState
-	warn   throttle
+	// reserved are the request headers only the relay sets.
+	reserved []string
+	warn     throttle
 }
 
 type route struct {
@@ -60,6 +62,11 @@ func New(cfg Config) (*Relay, error) {
 	for _, rt := range cfg.Routes {
 		h := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(rt.Host, "["), "]"))
 		r.routes = append(r.routes, route{host: h, prefix: rt.PathPrefix, strip: rt.StripPrefix})
+	}
+	r.reserved = []string{DefaultSignalHeader, cfg.LicenseHeader, fasthttp.HeaderXForwardedProto,
+		fasthttp.HeaderXForwardedHost, "Forwarded", "X-Real-Ip"}
+	if !cfg.TrustForwardedFor {
+		r.reserved = append(r.reserved, fasthttp.HeaderXForwardedFor)
 	}
 	r.pool.New = func() any { return &fwdState{buf: make([]byte, 0, 512), sig: make([]byte, 0, 1024)} }
 	r.warn.log = cfg.Logger

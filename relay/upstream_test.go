@@ -12,7 +12,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -346,5 +345,3 @@ func (r *recorder) checkDuplicates(t testing.TB) (dups int) {
 	}
 	return dups
 }
-
-var errNoRoute = errors.New("no route")
