@@ -65,7 +65,11 @@ func TestHandleAllocs(t *testing.T) {
 
 func TestConnectorAddAllocs(t *testing.T) {
 	rec := newRecorder(t, false)
-	c := newTestConnector(t, rec, func(cfg *Config) { cfg.QueueRecords = 1 << 20; cfg.BatchRecords = MaxBatchRecords; cfg.FlushInterval = 1 << 40 })
+	c := newTestConnector(t, rec, func(cfg *Config) {
+		cfg.QueueRecords = 1 << 20
+		cfg.BatchRecords = MaxBatchRecords
+		cfg.FlushInterval = 1 << 40
+	})
 	defer func() { _ = closeConnector(t, c, 5*time.Second) }()
 	var s connsig.Signal
 	fillSignal(&s, 1)
