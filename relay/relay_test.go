@@ -492,3 +492,46 @@ func TestForgedHeadersWithoutNormalizing(t *testing.T) {
 		t.Errorf("Expect %q", v)
 	}
 }
+
+// TestStreamResponses: with StreamResponses, a large answer streams
+// through and the upstream connection goes back to the pool afterwards.
+func TestStreamResponses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(big) // chunked: no Content-Length
+	}), ErrorLog: nil}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	r, err := New(Config{URL: "http://" + ln.Addr().String(), StreamResponses: true, MaxResponseBytes: 1024,
+		Routes: []Route{{PathPrefix: "/"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startFront(t, r, nil, false)
+	c := httpClient(true, nil)
+	for i := range 3 {
+		req, _ := http.NewRequest("GET", "http://"+f.addr+"/big", nil)
+		resp, body := do(t, c, req)
+		if resp.StatusCode != 200 || body != string(big) {
+			t.Fatalf("request %d: status %d, %d bytes", i, resp.StatusCode, len(body))
+		}
+	}
+	if n := r.hc.ConnsCount(); n != 1 {
+		t.Errorf("upstream connections after 3 streamed answers: %d, want 1", n)
+	}
+}
+
+// TestAnswerTooLarge: a buffered answer over MaxResponseBytes is a 502.
+func TestAnswerTooLarge(t *testing.T) {
+	rec := newRecorder(t, false)
+	r := newTestRelay(t, rec, func(c *Config) { c.MaxResponseBytes = 8 })
+	f := startFront(t, r, nil, false)
+	req, _ := http.NewRequest("GET", "http://"+f.addr+"/octet/x", nil)
+	if resp, body := do(t, httpClient(false, nil), req); resp.StatusCode != 502 || body != `{"error":"upstream answer too large"}` {
+		t.Fatalf("status %d body %q", resp.StatusCode, body)
+	}
+}
