@@ -274,6 +274,9 @@ func (c *Connector) cycle(ctx context.Context) {
 		c.keep(b)
 	}
 	c.recycle(chunks)
+	if len(chunks) > 0 && !c.storeEmpty() {
+		c.drainStore(ctx) // what was kept behind older batches, if the upstream is up
+	}
 }
 
 // newChunk returns a free chunk, or a new one; c.mu is held.
@@ -332,9 +335,10 @@ func (c *Connector) drainStore(ctx context.Context) {
 	for c.canSend() && ctx.Err() == nil && !c.stopping.Load() {
 		b, ok, err := c.store.oldest()
 		if err != nil {
-			c.cfg.Logger.Error("relay: spooled batch cannot be read; it stays for a later try", "error", err)
-			c.failed()
-			return
+			c.drop(dropSpoolError, b.records)
+			c.updateGauges()
+			c.cfg.Logger.Error("relay: spooled batch cannot be read; skipped, the file is left in place", "error", err)
+			continue
 		}
 		if !ok {
 			return

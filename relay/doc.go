@@ -108,7 +108,8 @@
 // process continues after the highest one it finds, and sends what is
 // there first); the names alone restore the key and the record count.
 // Files of other names are left alone; leftover temporary files are
-// removed at start. SpoolMaxBytes (default 256 MiB) bounds the folder:
+// removed at start; a batch file that cannot be read is skipped (counted
+// as "spool_error") and left in place. A SpoolDir belongs to one process. SpoolMaxBytes (default 256 MiB) bounds the folder:
 // past it the oldest batches are deleted and their records counted
 // ("spool_full"). Without SpoolDir the same queue lives in memory, bounded
 // by MemoryMaxBytes ("memory_full"), and dies with the process.

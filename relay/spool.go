@@ -30,6 +30,8 @@ type batchStore interface {
 	// to keep the bound (b itself among them when it alone is too large).
 	push(b *batch) (evicted int, err error)
 	// oldest returns the oldest batch with its body, ok false when empty.
+	// An error comes with the batch that could not be read, which the store
+	// has given up on.
 	oldest() (b *batch, ok bool, err error)
 	// remove removes the oldest batch, which oldest returned.
 	remove(b *batch)
@@ -174,7 +176,10 @@ func (s *diskSpool) oldest() (*batch, bool, error) {
 			continue
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("relay: reading spooled batch %s: %w", s.path(b), err)
+			// Unreadable: leave the file for a person to look at, and stop
+			// it from blocking every newer batch.
+			s.forget(b)
+			return b, false, fmt.Errorf("relay: reading spooled batch %s: %w", s.path(b), err)
 		}
 		out := *b
 		out.body = body
