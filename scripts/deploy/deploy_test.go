@@ -215,8 +215,12 @@ func TestEnvFile(t *testing.T) {
 			t.Errorf("brink.env: %s should be present but commented out (inert until provisioned)", k)
 		}
 	}
-	if len(set) != 5 {
-		t.Errorf("brink.env sets %d variables, want the seed's 5: %v", len(set), set)
+	// The spool lives in the unit's StateDirectory, the one writable place.
+	if d := set["BRINK_RELAY__SPOOL_DIR"]; !strings.HasPrefix(d, "/var/lib/brink/") {
+		t.Errorf("BRINK_RELAY__SPOOL_DIR=%q, want a folder under /var/lib/brink (StateDirectory=brink)", d)
+	}
+	if len(set) != 6 {
+		t.Errorf("brink.env sets %d variables, want the seed's 5 and the spool folder: %v", len(set), set)
 	}
 }
 
@@ -400,6 +404,8 @@ func TestKubernetesManifests(t *testing.T) {
 		"name: EDGE_TLS_CERT_FILE",
 		"name: EDGE_TLS_KEY_FILE",
 		"secretName: brink-tls",
+		"name: BRINK_RELAY__SPOOL_DIR\n              value: /var/lib/brink/spool",
+		"mountPath: /var/lib/brink\n",
 		"readinessProbe:",
 		"livenessProbe:",
 		"runAsNonRoot: true",
