@@ -56,7 +56,8 @@ func ParseSet(arg string) (Setting, error) {
 	key = strings.TrimSpace(key)
 	origin := "flag:--set " + key
 	if !ok || key == "" {
-		return Setting{}, &Error{Origin: "flag:--set", Msg: fmt.Sprintf("%q is not key=value", arg), Kind: ErrSyntax}
+		// The argument is not quoted back: it may be a secret typed wrong.
+		return Setting{}, &Error{Origin: "flag:--set", Msg: "needs key=value", Kind: ErrSyntax}
 	}
 	if theSchema().byKey[key] == nil {
 		return Setting{}, &Error{Origin: origin, Key: key, Msg: "unknown key" + suggest(key), Kind: ErrUnknownKey}
