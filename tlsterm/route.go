@@ -1,6 +1,7 @@
 package tlsterm
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"strings"
@@ -149,7 +150,7 @@ func (t *table) lookup(h *tlshello.Hello) *target {
 			return tg
 		}
 	}
-	if i := indexByte(name, '.'); i > 0 {
+	if i := bytes.IndexByte(name, '.'); i > 0 {
 		if hr := t.wild[string(name[i+1:])]; hr != nil {
 			if tg := hr.pick(h); tg != nil {
 				return tg
@@ -157,15 +158,6 @@ func (t *table) lookup(h *tlshello.Hello) *target {
 		}
 	}
 	return t.def
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // validPattern reports whether s is a lower-case host name, optionally

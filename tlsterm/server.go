@@ -202,19 +202,27 @@ func (s *Server) badHello(c *loop.Conn, in []byte, err error) (int, loop.Action)
 		fallthrough
 	case errors.Is(err, tlshello.ErrTooLarge):
 		rejectTooLarge.Inc()
-		s.cfg.Logger.Debug("tls: ClientHello over 16 KiB", "remote", c.RemoteAddr().String(), "bytes", len(in))
+		s.debug(c, "tls: ClientHello over 16 KiB", err)
 		return s.alert(c, alertRecordOverflow)
 	case errors.Is(err, tlshello.ErrNotTLS):
 		rejectNotTLS.Inc()
-		s.cfg.Logger.Debug("tls: not a TLS connection", "remote", c.RemoteAddr().String(), "err", err)
+		s.debug(c, "tls: not a TLS connection", err)
 		if looksHTTP(in) {
 			_, _ = c.WriteString(plainHTTPAnswer)
 		}
 		return 0, loop.Close
 	default:
 		rejectMalformed.Inc()
-		s.cfg.Logger.Debug("tls: malformed ClientHello", "remote", c.RemoteAddr().String(), "err", err)
+		s.debug(c, "tls: malformed ClientHello", err)
 		return s.alert(c, alertDecodeError)
+	}
+}
+
+// debug logs a refused connection when debug logging is on; refusals are
+// counted, so a flood of junk costs no log formatting by default.
+func (s *Server) debug(c *loop.Conn, msg string, err error) {
+	if s.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		s.cfg.Logger.Debug(msg, "remote", c.RemoteAddr().String(), "err", err)
 	}
 }
 

@@ -34,10 +34,14 @@ func NewHTTPService(h fasthttp.RequestHandler) *HTTPService {
 
 // NewHTTPServiceFrom serves with srv, which the service owns from now on:
 // it wraps srv.Handler (to end connections after their answer while the
-// Server drains) and srv.ConnState (to close idle ones). Do not set
+// Server drains) and srv.ConnState (to close idle ones); a nil Handler
+// answers 404. Do not set
 // srv.MaxConnsPerIP: it hides the connection's signal.
 func NewHTTPServiceFrom(srv *fasthttp.Server) *HTTPService {
 	h, hook := srv.Handler, srv.ConnState
+	if h == nil {
+		h = func(ctx *fasthttp.RequestCtx) { ctx.NotFound() }
+	}
 	srv.Handler = func(ctx *fasthttp.RequestCtx) {
 		h(ctx)
 		if c, ok := ctx.Conn().(*Conn); ok && c.Draining() {
