@@ -72,9 +72,34 @@
 // to the backend untouched). Built in: Config.EngineHost routes to the
 // service "api", and "*.t.<EngineHost>" is reserved for tunnels (service
 // "tunnel"; until one is registered with SetService it answers HTTP 503
-// "tunnel engine not available"). A name with no route goes to
-// Config.Default, else a ClientHello without SNI goes to the engine host's
-// route, else the client gets an unrecognized_name alert (112).
+// "tunnel engine not available"). A ClientHello whose SNI no route
+// matches goes to Config.Default, else gets an unrecognized_name alert
+// (112) from the loop; one without SNI goes to Config.Default, else to the
+// engine host's route, else gets the alert. Routing happens before any
+// handshake work, so a refused name costs one parse and one 7-byte write.
+//
+// # Limits and shutdown
+//
+// The loop bounds what comes before the handoff (its MaxConns, and its
+// ReadHeaderTimeout for the ClientHello); the Server bounds what comes
+// after: Config.MaxConns handed-off connections, the handshake pool and
+// queue, Config.HandshakeTimeout. After the handshake a Service's own
+// deadlines apply (HTTPService: 15 s read, 90 s idle); a passthrough
+// relay lasts until either side closes. Shutdown refuses new ClientHellos
+// (user_canceled alert), closes HTTP connections waiting for a request,
+// lets requests in progress finish with Connection: close, and at the end
+// of its grace closes what is left.
+//
+// # Metrics
+//
+//	brink_tls_handshakes_total{version,cipher,resumed}
+//	brink_tls_handshake_failures_total{reason}   timeout, client_closed, client_alert, no_alpn, ...
+//	brink_tls_handshake_duration_seconds          histogram, worker time of a handshake
+//	brink_tls_hello_rejects_total{reason}         not_tls, too_large, malformed, unknown_sni, busy, max_connections, shutdown
+//	brink_tls_routes_total{route}                 host pattern (+ALPN), or "default"
+//	brink_tls_cert_reloads_total{result}          ok, error
+//	brink_tls_connections                         handed-off connections open
+//	brink_tls_passthrough_dial_errors_total, brink_tls_service_panics_total
 //
 // # Concurrency, allocation and ownership
 //

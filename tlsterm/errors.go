@@ -8,6 +8,4 @@ var (
 	ErrNoCerts = errors.New("tlsterm: no certificate pair configured")
 	// ErrShutdown is returned by Shutdown when called twice.
 	ErrShutdown = errors.New("tlsterm: server already shut down")
-	// ErrClosed is returned by Conn methods after Close.
-	ErrClosed = errors.New("tlsterm: connection closed")
 )
