@@ -29,7 +29,8 @@
 # HostClient forwarder), saying so in the report.
 #
 # Bounded: every load run is wrapped in `timeout`; a round is at most
-# WARMUP + DURATION (≤ 10 s) per load run; plans over 5 minutes are refused;
+# WARMUP + DURATION (≤ 10 s) per load run; plans over 5 minutes are refused
+# and no round is started that would end past BUDGET (285 s);
 # every process started is stopped by PID on exit, also on failure.
 set -euo pipefail
 
@@ -49,6 +50,7 @@ BODY=${BODY:-1024}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-19460}
+BUDGET=${BUDGET:-285} # seconds: no round is started that would end past this
 LICENSE=${LICENSE:-bench-licence}
 BRINK_RELAY=${BRINK_RELAY:-auto} # auto, brink or stub
 BRINK_RELAY_CMD=${BRINK_RELAY_CMD:-'env PORT={PORT} OCTET_URL=http://127.0.0.1:{UP_PORT} LICENSE={LICENSE} {BRINK} relay -i 127.0.0.1'}
@@ -124,7 +126,13 @@ done
 results=()
 row_port() { case $1 in direct) echo "$p_up" ;; brink) echo "$p_brink" ;; nginx) echo "$p_nginx" ;; esac; }
 row_pids() { case $1 in direct) echo "$pid_up" ;; brink) echo "$pid_brink $pid_up" ;; nginx) echo "$pid_nginx $pid_up" ;; esac; }
+done_rounds=0
 for round in $(seq 1 "$ROUNDS"); do
+	if [ "$round" -gt 1 ] && [ $((SECONDS + last_round)) -gt "$BUDGET" ]; then
+		log "time budget ($BUDGET s): stopping after $done_rounds rounds"
+		break
+	fi
+	r0=$SECONDS
 	log "round $round of $ROUNDS"
 	order=(direct brink nginx)
 	[ $((round % 2)) = 0 ] && order=(nginx brink direct)
@@ -136,6 +144,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		measure "paced-$r" "$r" "$(row_pids "$r")" "$run/tlsload" -mode http -tls none -addr "127.0.0.1:$(row_port "$r")" \
 			-path "$PATH_Q?userId=1" -H "Authorization: relay-bench" -c "$PACED_CONNS" -rate "$RATE" -d "$DURATION"
 	done
+	done_rounds=$round
+	last_round=$((SECONDS - r0))
 done
 stop "$pid_nginx"
 stop "$pid_brink"
@@ -151,6 +161,7 @@ report=$run/report.md
 	echo "### Relay: brink relay vs nginx vs direct ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git describe --always --dirty 2>/dev/null || echo "?"))"
 	echo
 	echo "- command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS PACED_CONNS=$PACED_CONNS RATE=$RATE BODY=$BODY BRINK_RELAY=$BRINK_RELAY bench/tls/relay-compare.sh\`"
+	echo "- rounds measured: $done_rounds of $ROUNDS$([ "$done_rounds" -lt "$ROUNDS" ] && echo " (stopped by the $BUDGET s budget)"); load average after the run $(cut -d' ' -f1-3 /proc/loadavg); script ran $SECONDS s"
 	echo "- machine: $(machine); load average before the run $load_before"
 	echo "- pinning: upstream and the proxy under test \`taskset -c $SERVER_CPU\`; wrk and tlsload \`taskset -c $LOAD_CPU\`"
 	echo "- upstream: \`static -listen 127.0.0.1:UP -body $BODY\` (fasthttp, $BODY-byte JSON for every path)"

@@ -3,7 +3,7 @@
 # same certificate, same machine, server on one pinned core and the load
 # generator on another (issue 5, "Performance").
 #
-#   bench/tls/tls-compare.sh                        # about 4 minutes (3 rounds)
+#   bench/tls/tls-compare.sh                        # about 3-4 minutes (3 rounds)
 #   ROUNDS=1 DURATION=2s bench/tls/tls-compare.sh   # about 1 minute
 #   REFERENCE=1 bench/tls/tls-compare.sh            # + a plain crypto/tls server row
 #   BRINK_TLS=stub bench/tls/tls-compare.sh         # prove the harness without brink's TLS
@@ -35,7 +35,8 @@
 # saying so in the report.
 #
 # Bounded: every load run is wrapped in `timeout`, each round is at most
-# WARMUP + DURATION (≤ 10 s), the whole script refuses plans over 5 minutes,
+# WARMUP + DURATION (≤ 10 s), the whole script refuses plans over 5 minutes
+# and starts no round that would end past BUDGET (285 s) on a slow machine,
 # and every process it starts is stopped by PID on exit, also on failure.
 # Exits 0 when it measured, 1 when it could not.
 set -euo pipefail
@@ -47,13 +48,14 @@ tag=tls-compare
 . bench/tls/lib.sh
 
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-5s}
+DURATION=${DURATION:-4s}
 WARMUP=${WARMUP:-1s}
 HS_CONNS=${HS_CONNS:-32}
 KA_CONNS=${KA_CONNS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-19440}
+BUDGET=${BUDGET:-285} # seconds: no round is started that would end past this
 REFERENCE=${REFERENCE:-0}
 BRINK_TLS=${BRINK_TLS:-auto} # auto, brink or stub
 BRINK_EXTRA=${BRINK_EXTRA:-} # more brink flags, e.g. '--server loop'
@@ -184,13 +186,22 @@ hs_peers() {
 }
 
 # --- 2. the rounds ----------------------------------------------------------------------
-for kind in ecdsa rsa; do
-	start_brink "$kind"
-	start_nginx_tls "$kind"
-	pid_ref=
-	[ "$REFERENCE" = 1 ] && start_ref "$kind"
-	for round in $(seq 1 "$ROUNDS"); do
-		log "$kind certificate, round $round of $ROUNDS"
+# Each round starts both servers with the ECDSA pair, runs its rows, then
+# restarts them with the RSA pair. A round is not started when the previous
+# one's duration would carry the script past BUDGET seconds.
+done_rounds=0
+for round in $(seq 1 "$ROUNDS"); do
+	if [ "$round" -gt 1 ] && [ $((SECONDS + last_round)) -gt "$BUDGET" ]; then
+		log "time budget ($BUDGET s): stopping after $done_rounds rounds"
+		break
+	fi
+	r0=$SECONDS
+	for kind in ecdsa rsa; do
+		log "round $round of $ROUNDS, $kind certificate"
+		start_brink "$kind"
+		start_nginx_tls "$kind"
+		pid_ref=
+		[ "$REFERENCE" = 1 ] && start_ref "$kind"
 		if [ "$kind" = ecdsa ]; then
 			hs_peers hs-ecdsa-tls13-full -tls 1.3
 			hs_peers hs-ecdsa-tls12-full -tls 1.2
@@ -201,10 +212,12 @@ for kind in ecdsa rsa; do
 		else
 			hs_peers hs-rsa-tls13-full -tls 1.3
 		fi
+		stop "$pid_nginx"
+		stop "$pid_brink"
+		if [ -n "$pid_ref" ]; then stop "$pid_ref"; fi
 	done
-	stop "$pid_nginx"
-	stop "$pid_brink"
-	[ -n "$pid_ref" ] && stop "$pid_ref"
+	done_rounds=$round
+	last_round=$((SECONDS - r0))
 done
 
 # --- 3. report ----------------------------------------------------------------------------
@@ -217,6 +230,7 @@ report=$run/report.md
 	echo "### TLS: brink vs nginx ($(date -u +%Y-%m-%dT%H:%MZ), commit $commit)"
 	echo
 	echo "- command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP HS_CONNS=$HS_CONNS KA_CONNS=$KA_CONNS REFERENCE=$REFERENCE BRINK_TLS=$BRINK_TLS bench/tls/tls-compare.sh\`"
+	echo "- rounds measured: $done_rounds of $ROUNDS$([ "$done_rounds" -lt "$ROUNDS" ] && echo " (stopped by the $BUDGET s budget)"); load average after the run $(cut -d' ' -f1-3 /proc/loadavg); script ran $SECONDS s"
 	echo "- machine: $(machine); load average before the run $load_before"
 	echo "- pinning: servers (brink, nginx master + 1 worker$([ "$REFERENCE" = 1 ] && echo ", crypto/tls reference")) \`taskset -c $SERVER_CPU\`, load generators \`taskset -c $LOAD_CPU\`"
 	echo "- brink: \`$(sed "s|$run|RUN|g; s|$root/||g; s|ecdsa|KIND|g" "$run/brink-ecdsa.cmd")\`"
