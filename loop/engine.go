@@ -183,8 +183,7 @@ func (e *engine) finish(c *Conn, act Action) ([]byte, gnet.Action) {
 		return nil, gnet.None
 	}
 	if act == Close {
-		e.linger(c)
-		return nil, gnet.None
+		return nil, e.linger(c)
 	}
 	if c.detach {
 		c.state = stateDetached
@@ -198,16 +197,29 @@ func (e *engine) finish(c *Conn, act Action) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// linger starts closing c: FIN once its output is sent, then the sweep
-// closes it when the client has closed or lingerTime passed.
-func (e *engine) linger(c *Conn) {
+// linger starts closing c. When the answer is sent and the client has
+// nothing more in flight to us (no byte left unread, in gnet's buffer or
+// the socket's), c is closed at once: close(2) then sends a FIN, not a
+// reset, and the client that asked to close (the usual case: Connection:
+// close) is not waited for. That saves a shutdown(2), a wake-up and a read
+// per connection; nginx closes the same way when no data is pending.
+// Otherwise FIN once the output is sent, then the sweep closes c when the
+// client has closed or lingerTime passed.
+func (e *engine) linger(c *Conn) gnet.Action {
+	pending := c.gc.InboundBuffered()
+	_, _ = c.gc.Discard(-1)
+	if pending == 0 && c.gc.OutboundBuffered() == 0 && unreadBytes(c.gc.Fd()) == 0 {
+		lingerSkipped.Inc()
+		return gnet.Close
+	}
+	lingered.Inc()
 	c.state = stateLinger
 	c.deadline = e.srv.clock.Load() + int64(lingerTime)
-	_, _ = c.gc.Discard(-1)
 	if c.gc.OutboundBuffered() == 0 {
 		c.shutWR = true
 		shutdownWrite(c.gc.Fd())
 	}
+	return gnet.None
 }
 
 // OnClose tells the handler and recycles the Conn.

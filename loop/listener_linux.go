@@ -72,6 +72,16 @@ func shutdownWrite(fd int) { _ = unix.Shutdown(fd, unix.SHUT_WR) }
 
 func closeFd(fd int) { _ = unix.Close(fd) }
 
+// unreadBytes returns how many received bytes wait in fd's socket, -1 when
+// that cannot be told (so the caller lingers).
+func unreadBytes(fd int) int {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // pickPort binds host:0 and returns the port. With reusePort the socket
 // stays bound (SO_REUSEPORT, not listening) and is returned, so that no
 // one else takes the port before the engines bind it; otherwise it is

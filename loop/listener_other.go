@@ -23,6 +23,9 @@ func shutdownWrite(fd int) { _ = unix.Shutdown(fd, unix.SHUT_WR) }
 
 func closeFd(fd int) { _ = unix.Close(fd) }
 
+// unreadBytes returns -1: not told here, so the caller always lingers.
+func unreadBytes(int) int { return -1 }
+
 // pickPort picks a free port by listening on host:0 and closing.
 func pickPort(host string, _ bool) (int, int, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))

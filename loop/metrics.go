@@ -19,4 +19,9 @@ var (
 	timeoutIdle       = metrics.NewCounter(`brink_loop_timeouts_total{kind="idle"}`)
 	backlogCloses     = metrics.NewCounter(`brink_loop_backlog_closes_total`)
 	captureErrors     = metrics.NewCounter(`brink_loop_capture_errors_total`)
+
+	// Closes asked by the handler: at once (nothing from the client was
+	// pending) or after a lingering FIN.
+	lingerSkipped = metrics.NewCounter(`brink_loop_handler_closes_total{kind="at_once"}`)
+	lingered      = metrics.NewCounter(`brink_loop_handler_closes_total{kind="linger"}`)
 )
