@@ -58,6 +58,7 @@ BASE_PORT=${BASE_PORT:-19440}
 BUDGET=${BUDGET:-285} # seconds: no round is started that would end past this
 REFERENCE=${REFERENCE:-0}
 BRINK_TLS=${BRINK_TLS:-auto} # auto, brink or stub
+BRINK_TLS_ASKED=$BRINK_TLS
 BRINK_EXTRA=${BRINK_EXTRA:-} # more brink flags, e.g. '--server loop'
 BRINK_TLS_CMD=${BRINK_TLS_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {PORT} --tls-enable --tls-server-cert {CERT} --tls-server-key {KEY} --tls-server-port {TLS_PORT}'}
 FRONTEND_TOKEN=${FRONTEND_TOKEN:-'*:development.brink-demo-frontend'}
@@ -85,6 +86,7 @@ if [ "$BRINK_TLS" = auto ] || [ "$BRINK_TLS" = brink ]; then
 	if [ -z "${BRINK_BIN:-}" ]; then go build -o "$brink" ./cmd/brink || die "go build ./cmd/brink failed"; fi
 	if "$brink" offline --help 2>&1 | grep -q -- '--tls-enable'; then
 		BRINK_TLS=brink
+		brink_probe=1 # decided after a trial start below, once the certificates exist
 	elif [ "$BRINK_TLS" = brink ]; then
 		die "$brink offline --help lists no --tls-enable"
 	else
@@ -105,19 +107,25 @@ done
 p_brink=$BASE_PORT p_brink_tls=$((BASE_PORT + 1)) p_nginx_tls=$((BASE_PORT + 2)) p_ref_tls=$((BASE_PORT + 3))
 for p in $p_brink $p_brink_tls $p_nginx_tls $p_ref_tls; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
 
-# start_brink KIND: brink (or the stub) on SERVER_CPU with KIND's certificate; sets pid_brink.
-start_brink() {
+# brink_cmd KIND MODE: brink's command line (MODE brink or stub) with KIND's certificate.
+brink_cmd() {
 	local kind=$1 cmd
-	if [ "$BRINK_TLS" = brink ]; then
+	if [ "$2" = brink ]; then
 		cmd=${BRINK_TLS_CMD//\{BRINK\}/$brink}
 		cmd=${cmd//\{CERT\}/$run/$kind.pem}
 		cmd=${cmd//\{KEY\}/$run/$kind.key}
 		cmd=${cmd//\{PORT\}/$p_brink}
 		cmd=${cmd//\{TLS_PORT\}/$p_brink_tls}
-		cmd="$cmd $BRINK_EXTRA"
+		echo "$cmd $BRINK_EXTRA"
 	else
-		cmd="$run/static -listen 127.0.0.1:$p_brink -tls-listen 127.0.0.1:$p_brink_tls -cert $run/$kind.pem -key $run/$kind.key -body 779"
+		echo "$run/static -listen 127.0.0.1:$p_brink -tls-listen 127.0.0.1:$p_brink_tls -cert $run/$kind.pem -key $run/$kind.key -body 779"
 	fi
+}
+
+# start_brink KIND: brink (or the stub) on SERVER_CPU with KIND's certificate; sets pid_brink.
+start_brink() {
+	local kind=$1 cmd
+	cmd=$(brink_cmd "$kind" "$BRINK_TLS")
 	# shellcheck disable=SC2086 # the template is split into words on purpose
 	taskset -c "$SERVER_CPU" $cmd >"$run/brink-$kind.log" 2>&1 &
 	pid_brink=$!
@@ -136,6 +144,21 @@ start_ref() {
 	pids+=("$pid_ref")
 	wait_ok "$pid_ref" 10 -k "https://127.0.0.1:$p_ref_tls/" || die "the crypto/tls reference did not start; see $run/ref-$kind.log"
 }
+
+# With BRINK_TLS=auto, a brink that lists --tls-enable but does not serve
+# TLS with it yet (the flag parsed, the listener not wired) falls back to the
+# stub, said in the report.
+if [ -n "${brink_probe:-}" ] && [ "$BRINK_TLS_ASKED" = auto ]; then
+	# shellcheck disable=SC2046 # the template is split into words on purpose
+	taskset -c "$SERVER_CPU" $(brink_cmd ecdsa brink) >"$run/brink-probe.log" 2>&1 &
+	pid_probe=$!
+	pids+=("$pid_probe")
+	if ! wait_ok "$pid_probe" 8 -k "https://127.0.0.1:$p_brink_tls/internal-backstage/health"; then
+		BRINK_TLS=stub
+		log "brink lists --tls-enable but does not answer HTTPS with it (see $run/brink-probe.log): the stub stands in for it"
+	fi
+	stop "$pid_probe"
+fi
 
 start_nginx_tls() {
 	local kind=$1
