@@ -15,10 +15,12 @@ type Action uint8
 const (
 	// Continue keeps the connection open for more data.
 	Continue Action = iota
-	// Close sends what was written, then closes the connection: the loop
-	// shuts down its sending side and waits (briefly) for the client to
-	// close, discarding what it still sends, so that the last answer is not
-	// lost to a reset.
+	// Close sends what was written, then closes the connection. With
+	// nothing more from the client pending (every byte received consumed,
+	// none waiting in the socket) it closes at once, which sends a FIN.
+	// Otherwise the loop shuts down its sending side and waits (briefly)
+	// for the client to close, discarding what it still sends, so that the
+	// last answer is not lost to a reset.
 	Close
 )
 
