@@ -193,7 +193,8 @@ func printUsage(w io.Writer, fs *flagSet) {
 	fmt.Fprintf(w, "as BRINK_<SECTION>__<KEY> and with --set; 'brink config print' lists them all.\n")
 }
 
-// newLogger builds the process logger from --log-format and --log-level.
+// newLogger builds the process logger from --log-format and --log-level,
+// which a configured command has filled from the configuration's log section.
 func newLogger(g *globalOptions, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.LogLevel)); err != nil {
