@@ -1,10 +1,13 @@
 package tlsterm
 
 import (
+	"bufio"
 	"crypto/tls"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/brink-edge/brink/loop"
 )
@@ -106,4 +109,37 @@ func BenchmarkHandshakeDirect(b *testing.B) {
 		}
 		_ = ln.Close()
 	}
+}
+
+// BenchmarkKeepAliveRequests measures HTTP/1.1 requests over kept-alive
+// TLS 1.3 connections through the loop and an HTTPService.
+func BenchmarkKeepAliveRequests(b *testing.B) {
+	cfg := Config{EngineHost: "engine.test", Services: map[string]Service{"api": NewHTTPService(func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"toggles":[]}`)
+	})}}
+	ts := start(b, cfg, loop.Config{})
+	req := []byte("GET /api/frontend HTTP/1.1\r\nHost: engine.test\r\n\r\n")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := tls.Dial("tcp", ts.addr, clientConfig("engine.test", 0, "http/1.1"))
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		var resp fasthttp.Response
+		for pb.Next() {
+			if _, err := c.Write(req); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := resp.Read(br); err != nil || resp.StatusCode() != 200 {
+				b.Error(err, resp.StatusCode())
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
 }
