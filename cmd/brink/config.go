@@ -60,6 +60,7 @@ func (k flagKeys) key(f *pflag.Flag) string {
 var skipEnv = map[string][]string{
 	"edge":    {"offline"},
 	"offline": {"edge"},
+	"relay":   {"edge", "offline"},
 }
 
 // loadConfig loads the configuration with the command line's flags as the

@@ -175,7 +175,7 @@ func runEdge(g *globalOptions, o *edgeOptions, logger *slog.Logger) error {
 		}
 	}()
 	go forwarder.Run(ctx)
-	logger.Info("serving", "mode", "edge", "server", g.Server, "addr", srv.addr, "upstream", o.UpstreamURL, "version", version)
+	logger.Info("serving", "mode", "edge", "server", g.Server, "addr", srv.primaryAddr(), "scheme", srv.scheme(), "upstream", g.cfg.Redacted().Edge.UpstreamURL, "version", version)
 	serveErr := srv.run(ctx)
 
 	// After the listener drained: stop a hot start still under way (so the

@@ -68,9 +68,9 @@ func setupOffline(fs *flagSet, g *globalOptions) func(io.Writer) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go src.Run(ctx)
-		logger.Info("serving", "mode", "offline", "server", g.Server, "addr", srv.addr, "version", version)
+		logger.Info("serving", "mode", "offline", "server", g.Server, "addr", srv.primaryAddr(), "version", version)
 		if o.Demo {
-			printDemo(stdout, srv.addr, g.BasePath, src.Store().Load("").Plan.Len())
+			printDemo(stdout, srv.scheme(), srv.primaryAddr(), g.BasePath, src.Store().Load("").Plan.Len())
 		}
 		return srv.run(ctx)
 	}
@@ -142,18 +142,22 @@ func parsePrefixes(option string, in []string) ([]netip.Prefix, error) {
 }
 
 // printDemo tells a newcomer how to talk to the demo instance.
-func printDemo(w io.Writer, addr, basePath string, n int) {
+func printDemo(w io.Writer, scheme, addr, basePath string, n int) {
 	ap, err := netip.ParseAddrPort(addr)
 	host := addr
 	if err == nil && ap.Addr().IsUnspecified() {
 		host = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
 	}
-	base := "http://" + host
+	base := scheme + "://" + host
 	if p := strings.Trim(basePath, "/"); p != "" {
 		base += "/" + p
 	}
 	fmt.Fprintf(w, "brink %s serving %d demo flags on %s\n", version, n, base)
 	fmt.Fprintf(w, "  client token:   %s\n  frontend token: %s\n", demoClientToken, demoFrontendToken)
-	fmt.Fprintf(w, "try:\n  curl -s -H 'Authorization: %s' '%s/api/frontend?userId=42&properties%%5Bplan%%5D=pro'\n", demoFrontendToken, base)
-	fmt.Fprintf(w, "  curl -s -H 'Authorization: %s' '%s/api/client/features'\n", demoClientToken, base)
+	curl := "curl -s"
+	if scheme == "https" {
+		curl = "curl -s --cacert <your CA or -k>"
+	}
+	fmt.Fprintf(w, "try:\n  %s -H 'Authorization: %s' '%s/api/frontend?userId=42&properties%%5Bplan%%5D=pro'\n", curl, demoFrontendToken, base)
+	fmt.Fprintf(w, "  %s -H 'Authorization: %s' '%s/api/client/features'\n", curl, demoClientToken, base)
 }

@@ -46,6 +46,7 @@ func (c *command) String() string {
 var commands = []command{
 	{name: "edge", summary: "sync flags from an upstream Unleash (or brink/Edge), validate tokens, forward metrics", configured: true, setup: setupEdge},
 	{name: "offline", summary: "serve flags from a bootstrap file, without an upstream", configured: true, setup: setupOffline},
+	{name: "relay", summary: "the Octet edge: terminate TLS, forward to OCTET_URL with the licence and the connection signal, ship every signal", configured: true, setup: setupRelay},
 	{name: "config", sub: "print", summary: "print the effective configuration (secrets redacted) and where each value came from", configured: true, setup: setupConfigPrint},
 	{name: "health", summary: "probe /internal-backstage/health of a running instance (container probe)", setup: setupProbe("health")},
 	{name: "ready", summary: "probe /internal-backstage/ready of a running instance (container probe)", setup: setupProbe("ready")},

@@ -9,52 +9,80 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/brink-edge/brink/admin"
+	"github.com/brink-edge/brink/config"
 	"github.com/brink-edge/brink/ebpf/tcpsig"
 	"github.com/brink-edge/brink/flags/api"
 	"github.com/brink-edge/brink/loop"
 	"github.com/brink-edge/brink/proto/http1"
+	"github.com/brink-edge/brink/tlsterm"
 )
 
 // shutdownGrace bounds how long in-flight requests may drain after SIGTERM,
 // as Unleash Edge's 10 s graceful shutdown.
 const shutdownGrace = 10 * time.Second
 
-// server is the HTTP front chosen by --server: the fasthttp.Server
-// (goroutine per connection, the baseline) or the gnet event loop.
+// server is everything a serving command listens with: the plain HTTP
+// front chosen by --server (fasthttp.Server, goroutine per connection, or
+// the gnet event loop), the TLS listener (always the loop with tlsterm:
+// ClientHello peek and SNI routing on the loop, handshakes on workers), the
+// plain listener that redirects to HTTPS, and the operator's metrics and
+// admin listeners. Any of them may be absent.
 type server struct {
 	g       *globalOptions
+	cfg     *config.Config
 	logger  *slog.Logger
 	capture tcpsig.Capturer // nil with --signal-capture off
-	ln      net.Listener    // fasthttp path only
-	addr    string
-	srv     *fasthttp.Server
-	ls      *loop.Server
-	closing func()
+	closing func()          // ends long-lived answers before a drain
+	edge    *edgeSide       // relay, connector and /health (relay.go)
+
+	// The plain front: addr is its address ("" when TLS replaced it).
+	addr string
+	ln   net.Listener // fasthttp path only
+	srv  *fasthttp.Server
+	ls   *loop.Server
+
+	// The TLS listener.
+	tlsAddr string
+	tlsLoop *loop.Server
+	tlsTerm *tlsterm.Server
+
+	// The redirect listener (http.listen_addr).
+	redirAddr string
+	redirLn   net.Listener
+	redirSrv  *fasthttp.Server
+
+	admin *admin.Server
 }
 
-// newServer validates the server options, opens the capturer (before any
-// listening socket exists, as eBPF wants) and, for fasthttp, the listener.
+// newServer validates the server options and opens the capturer (before
+// any listening socket exists, as eBPF wants).
 func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
-	s := &server{g: g, logger: logger, addr: net.JoinHostPort(g.Interface, strconv.Itoa(g.Port))}
+	cfg := g.cfg
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	s := &server{g: g, cfg: cfg, logger: logger}
 	switch g.Server {
 	case "fasthttp", "loop":
 	default:
 		return nil, usageError{fmt.Errorf("invalid --server %q: use fasthttp or loop", g.Server)}
 	}
-	if g.Server == "fasthttp" && (g.ReusePort || g.MaxConnections != 0 || g.Loops != 0) {
-		return nil, usageError{errors.New("--reuseport, --max-connections and --loops need --server loop")}
+	if g.Server == "fasthttp" && (g.ReusePort || g.MaxConnections != 0 || g.Loops != 0) && !cfg.TLS.Enabled {
+		return nil, usageError{errors.New("--reuseport, --max-connections and --loops need --server loop (or TLS, which always runs on the loop)")}
 	}
-	cfg := tcpsig.Config{Logger: logger}
+	ccfg := tcpsig.Config{Logger: logger}
 	switch g.SignalCapture {
 	case "auto":
-		s.capture = tcpsig.Auto(cfg)
+		s.capture = tcpsig.Auto(ccfg)
 	case "ebpf":
-		c, err := tcpsig.Open(cfg)
+		c, err := tcpsig.Open(ccfg)
 		if err != nil {
 			return nil, fmt.Errorf("--signal-capture ebpf: %w", err)
 		}
@@ -65,31 +93,19 @@ func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
 	default:
 		return nil, usageError{fmt.Errorf("invalid --signal-capture %q: use auto, ebpf, fallback or off", g.SignalCapture)}
 	}
-	if g.Server == "loop" && g.Interface == "::" && !hasIPv6() {
-		s.addr = net.JoinHostPort("0.0.0.0", strconv.Itoa(g.Port))
-	}
-	if g.Server == "fasthttp" {
-		ln, err := listen(g)
-		if err != nil {
-			s.close()
-			return nil, err
-		}
-		s.ln = ln
-		if s.capture != nil {
-			wl, err := tcpsig.NewListener(ln, s.capture)
-			if err != nil {
-				logger.Warn("connection signals off: the listener cannot be prepared", "err", err)
-			} else {
-				s.ln = wl
-			}
-		}
-		s.addr = s.ln.Addr().String()
-	}
 	return s, nil
 }
 
-// openServer builds the flag API from acfg and the front that serves it,
-// ready to run.
+// captureMode names the capture in use: ebpf, fallback or off.
+func (s *server) captureMode() string {
+	if s.capture == nil {
+		return "off"
+	}
+	return s.capture.Mode().String()
+}
+
+// openServer builds the flag API from acfg, puts the relay and /health in
+// front of it when configured, and opens every listener, ready to run.
 func openServer(g *globalOptions, logger *slog.Logger, acfg api.Config) (*server, error) {
 	acfg.SignalPath = g.SignalPath
 	h, err := api.New(acfg)
@@ -100,7 +116,11 @@ func openServer(g *globalOptions, logger *slog.Logger, acfg api.Config) (*server
 	if err != nil {
 		return nil, err
 	}
-	if err := s.prepare(h.Handle, h.CloseStreams); err != nil {
+	if err := s.openEdgeSide(h.Handle, false); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.listen(h.CloseStreams); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -110,6 +130,17 @@ func openServer(g *globalOptions, logger *slog.Logger, acfg api.Config) (*server
 func (s *server) close() {
 	if s.capture != nil {
 		_ = s.capture.Close()
+	}
+	if s.edge != nil {
+		s.edge.abort()
+	}
+	for _, ln := range []net.Listener{s.ln, s.redirLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	if s.admin != nil {
+		_ = s.admin.Shutdown(context.Background())
 	}
 }
 
@@ -124,30 +155,123 @@ func hasIPv6() bool {
 	return true
 }
 
-// listen opens the HTTP listener, plain TCP (Go's default multipath TCP
-// rejects TCP_SAVE_SYN). "::" falls back to 0.0.0.0 on hosts without IPv6.
-func listen(g *globalOptions) (net.Listener, error) {
+// dualStack turns a "[::]:port" address into "0.0.0.0:port" on hosts
+// without IPv6.
+func dualStack(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && (host == "::" || host == "") && !hasIPv6() {
+		return net.JoinHostPort("0.0.0.0", port)
+	}
+	if err == nil && host == "" {
+		return net.JoinHostPort("::", port)
+	}
+	return addr
+}
+
+// listenTCP opens a plain TCP listener (Go's default multipath TCP rejects
+// TCP_SAVE_SYN). "::" falls back to 0.0.0.0 on hosts without IPv6.
+func listenTCP(addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
-	addr := net.JoinHostPort(g.Interface, strconv.Itoa(g.Port))
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
-	if err != nil && g.Interface == "::" {
-		if ln4, err4 := lc.Listen(context.Background(), "tcp", net.JoinHostPort("0.0.0.0", strconv.Itoa(g.Port))); err4 == nil {
-			return ln4, nil
-		}
-	}
 	if err != nil {
+		if host, port, e := net.SplitHostPort(addr); e == nil && host == "::" {
+			if ln4, err4 := lc.Listen(context.Background(), "tcp", net.JoinHostPort("0.0.0.0", port)); err4 == nil {
+				return ln4, nil
+			}
+		}
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	return ln, nil
 }
 
-// prepare builds the chosen front around handler; closing runs first on
-// shutdown, to end long-lived answers (event streams) that would hold the
-// drain. After it, addr is the address actually listened on.
-func (s *server) prepare(handler fasthttp.RequestHandler, closing func()) error {
+// listen opens the listeners the configuration asks for around s.handler;
+// closing runs first on shutdown, to end long-lived answers (event
+// streams) that would hold the drain.
+func (s *server) listen(closing func()) error {
 	s.closing = closing
+	handler := s.edge.handler
+	if addr := s.cfg.PlainAddr(); addr != "" {
+		if err := s.openPlain(addr, handler); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TLS.Enabled {
+		if err := s.openTLS(handler); err != nil {
+			return err
+		}
+	}
+	if s.cfg.HTTP.ListenAddr != "" {
+		if err := s.openRedirect(); err != nil {
+			return err
+		}
+	}
+	if s.addr == "" && s.tlsAddr == "" {
+		return usageError{errors.New("nothing to listen on: set server.port or tls")}
+	}
+	return s.openAdmin()
+}
+
+// primaryAddr is the address logs and the demo line name: TLS when on.
+func (s *server) primaryAddr() string {
+	if s.tlsAddr != "" {
+		return s.tlsAddr
+	}
+	return s.addr
+}
+
+// scheme is "https" when the primary listener is TLS.
+func (s *server) scheme() string {
+	if s.tlsAddr != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// loopConfig is the loop configuration shared by the plain and TLS fronts.
+func (s *server) loopConfig(addr string) loop.Config {
+	cfg := loop.Config{
+		Addr:              addr,
+		Loops:             s.g.Loops,
+		ReusePort:         s.g.ReusePort,
+		MaxConns:          s.g.MaxConnections,
+		IdleTimeout:       90 * time.Second,
+		ReadHeaderTimeout: 15 * time.Second,
+		ShutdownGrace:     shutdownGrace,
+		Logger:            s.logger,
+	}
+	if s.capture != nil {
+		cfg.Capturer = s.capture
+		// As on the fasthttp path, a listener that cannot be prepared
+		// (TCP_SAVE_SYN refused) costs the SYN headers, not the service.
+		prepare, logger := s.capture.PrepareListener, s.logger
+		cfg.PrepareListener = func(fd int) error {
+			if err := prepare(fd); err != nil {
+				logger.Warn("connection signals without SYN headers: the listener cannot be prepared", "err", err)
+			}
+			return nil
+		}
+	}
+	return cfg
+}
+
+// openPlain opens the plain HTTP front on addr.
+func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 	if s.g.Server == "fasthttp" {
+		ln, err := listenTCP(addr)
+		if err != nil {
+			return err
+		}
+		s.ln = ln
+		if s.capture != nil {
+			wl, err := tcpsig.NewListener(ln, s.capture)
+			if err != nil {
+				s.logger.Warn("connection signals off: the listener cannot be prepared", "err", err)
+			} else {
+				s.ln = wl
+			}
+		}
+		s.addr = s.ln.Addr().String()
 		s.srv = &fasthttp.Server{
 			Handler:               handler,
 			Name:                  "brink",
@@ -165,59 +289,203 @@ func (s *server) prepare(handler fasthttp.RequestHandler, closing func()) error 
 	if err != nil {
 		return err
 	}
-	cfg := loop.Config{
-		Addr:              s.addr,
-		Loops:             s.g.Loops,
-		ReusePort:         s.g.ReusePort,
-		MaxConns:          s.g.MaxConnections,
-		IdleTimeout:       90 * time.Second,
-		ReadHeaderTimeout: 15 * time.Second,
-		ShutdownGrace:     shutdownGrace,
-		OnShutdown:        closing,
-		Logger:            s.logger,
-	}
-	if s.capture != nil {
-		cfg.Capturer = s.capture
-		// As on the fasthttp path, a listener that cannot be prepared
-		// (TCP_SAVE_SYN refused) costs the SYN headers, not the service.
-		prepare, logger := s.capture.PrepareListener, s.logger
-		cfg.PrepareListener = func(fd int) error {
-			if err := prepare(fd); err != nil {
-				logger.Warn("connection signals without SYN headers: the listener cannot be prepared", "err", err)
-			}
-			return nil
-		}
-	}
+	cfg := s.loopConfig(dualStack(addr))
+	cfg.OnShutdown = s.closing
 	if s.ls, err = loop.New(cfg, hs); err != nil {
-		return fmt.Errorf("starting the event loop on %s: %w", s.addr, err)
+		return fmt.Errorf("starting the event loop on %s: %w", addr, err)
 	}
 	s.addr = s.ls.Addr()
 	return nil
 }
 
+// openTLS opens the TLS listener: the loop peeks and routes ClientHellos,
+// tlsterm terminates them and serves the routes' services.
+func (s *server) openTLS(handler fasthttp.RequestHandler) error {
+	t := s.cfg.TLS
+	var pairs []tlsterm.CertPair
+	if t.CertFile != "" || t.KeyFile != "" {
+		pairs = append(pairs, tlsterm.CertPair{CertFile: t.CertFile, KeyFile: t.KeyFile})
+	}
+	for _, p := range t.Certificates {
+		pairs = append(pairs, tlsterm.CertPair{CertFile: p.CertFile, KeyFile: p.KeyFile})
+	}
+	services := map[string]tlsterm.Service{tlsterm.ServiceAPI: s.edge.tlsService(handler)}
+	if s.edge.relay != nil {
+		services[serviceRelay] = s.edge.tlsService(s.edge.relayOnly)
+	}
+	var routes []tlsterm.Route
+	for _, r := range t.Routes {
+		if r.Service != "" {
+			if _, ok := services[r.Service]; !ok && r.Service != tlsterm.ServiceTunnel {
+				return usageError{fmt.Errorf("tls.routes: host %q names service %q; the services are %q and %q (with relay.url)", r.Host, r.Service, tlsterm.ServiceAPI, serviceRelay)}
+			}
+		}
+		routes = append(routes, tlsterm.Route{Host: r.Host, ALPN: r.ALPN, Service: r.Service, Passthrough: r.Passthrough})
+	}
+	def := t.DefaultService
+	if def == "" && s.cfg.Engine.Host == "" {
+		// Without a base host every name no route claims is the base host.
+		def = tlsterm.ServiceAPI
+	}
+	if def != "" {
+		if _, ok := services[def]; !ok {
+			return usageError{fmt.Errorf("tls.default_service %q is not a service (%q, or %q with relay.url)", def, tlsterm.ServiceAPI, serviceRelay)}
+		}
+	}
+	ts, err := tlsterm.New(tlsterm.Config{
+		Certs:      pairs,
+		EngineHost: s.cfg.Engine.Host,
+		Routes:     routes,
+		Default:    def,
+		Services:   services,
+		MaxConns:   s.g.MaxConnections,
+		Logger:     s.logger,
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	s.tlsTerm = ts
+	cfg := s.loopConfig(dualStack(t.ListenAddr))
+	closing := s.closing
+	cfg.OnShutdown = func() {
+		if closing != nil {
+			closing()
+		}
+	}
+	if s.tlsLoop, err = loop.New(cfg, ts); err != nil {
+		return fmt.Errorf("starting the TLS listener on %s: %w", t.ListenAddr, err)
+	}
+	s.tlsAddr = s.tlsLoop.Addr()
+	if s.cfg.Server.Port != 0 && s.addr == "" {
+		s.logger.Debug("plain HTTP off: TLS serves the API", "tls", s.tlsAddr)
+	}
+	return nil
+}
+
+// openRedirect opens the plain listener that answers 308 to HTTPS (and
+// passes ACME challenges through when configured).
+func (s *server) openRedirect() error {
+	port := 443
+	if _, p, err := net.SplitHostPort(s.tlsAddr); err == nil {
+		port, _ = strconv.Atoi(p)
+	}
+	h, err := tlsterm.RedirectHandler(tlsterm.RedirectConfig{HTTPSPort: port, ACMEBackend: s.cfg.HTTP.AcmePassthrough})
+	if err != nil {
+		return usageError{err}
+	}
+	ln, err := listenTCP(dualStack(s.cfg.HTTP.ListenAddr))
+	if err != nil {
+		return err
+	}
+	s.redirLn, s.redirAddr = ln, ln.Addr().String()
+	s.redirSrv = &fasthttp.Server{
+		Handler:               h,
+		Name:                  "brink",
+		NoDefaultServerHeader: true,
+		ReadTimeout:           15 * time.Second,
+		IdleTimeout:           30 * time.Second,
+		MaxRequestBodySize:    64 << 10,
+		Logger:                fasthttpLogger{s.logger},
+		CloseOnShutdown:       true,
+	}
+	return nil
+}
+
+// openAdmin opens the Prometheus and admin listeners when configured.
+func (s *server) openAdmin() error {
+	m, a := s.cfg.Metrics.Prometheus, s.cfg.Admin
+	if m.ListenAddr == "" && a.ListenAddr == "" {
+		return nil
+	}
+	adm, err := admin.New(admin.Config{
+		PrometheusAddr: m.ListenAddr,
+		BearerToken:    m.BearerToken,
+		PprofAddr:      a.ListenAddr,
+		Pprof:          a.Pprof,
+		Logger:         s.logger,
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	s.admin = adm
+	return nil
+}
+
 // run serves until ctx is done or SIGINT/SIGTERM arrives, then drains
-// in-flight requests within shutdownGrace.
+// in-flight requests within shutdownGrace on every listener, and flushes
+// the signal connector (or spools what it could not send).
 func (s *server) run(ctx context.Context) error {
 	defer s.close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if s.ls != nil {
-		return s.ls.Run(ctx)
+	if s.tlsAddr != "" && s.addr == "" {
+		s.logger.Info("serving HTTPS only; plain HTTP is off", "tls", s.tlsAddr)
 	}
+	if s.tlsAddr == "" {
+		s.logger.Warn("serving plain HTTP: only safe behind a front that preserves the browser connection (configure TLS to make brink the connection-terminating hop)", "addr", s.addr)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		if err == nil {
+			return
+		}
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		stop() // one listener failing ends them all
+	}
+	if s.ls != nil {
+		wg.Go(func() { fail(s.ls.Run(ctx)) })
+	}
+	if s.srv != nil {
+		wg.Go(func() { fail(s.runFasthttp(ctx, s.srv, s.ln, s.closing)) })
+	}
+	if s.tlsLoop != nil {
+		wg.Go(func() {
+			err := s.tlsLoop.Run(ctx)
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			if e := s.tlsTerm.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
+				s.logger.Warn("TLS drain", "err", e)
+			}
+			fail(err)
+		})
+	}
+	if s.redirSrv != nil {
+		wg.Go(func() { fail(s.runFasthttp(ctx, s.redirSrv, s.redirLn, nil)) })
+	}
+	if s.admin != nil {
+		wg.Go(func() { fail(s.admin.Run(ctx)) })
+	}
+	if s.edge != nil {
+		s.edge.start(ctx)
+	}
+	wg.Wait()
+	if s.edge != nil {
+		s.edge.shutdown(s.logger)
+	}
+	return errors.Join(errs...)
+}
+
+// runFasthttp serves srv on ln until ctx is done, then drains it.
+func (s *server) runFasthttp(ctx context.Context, srv *fasthttp.Server, ln net.Listener, closing func()) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	s.logger.Info("shutting down", "grace", shutdownGrace)
-	if s.closing != nil {
-		s.closing()
+	if closing != nil {
+		closing()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := s.srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
