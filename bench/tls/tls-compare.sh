@@ -25,11 +25,12 @@
 # first; the report shows every round, the median, the server CPU (brink +
 # nginx processes, % of one core) and the ratio of the medians.
 #
-# brink is started from BRINK_TLS_CMD, a template ({BRINK} {CERT} {KEY}
-# {PORT} {TLS_PORT}) run under taskset; the env form works too, e.g.
+# brink TLS is started from BRINK_TLS_CMD, a template ({BRINK} {CERT} {KEY}
+# {AUX_PORT} {TLS_PORT}) run under taskset; the env form works too:
 #   BRINK_TLS_CMD='env EDGE_TLS_CERT_FILE={CERT} EDGE_TLS_KEY_FILE={KEY} {BRINK} offline --demo -i 127.0.0.1 --port {TLS_PORT}'
-# (then TLS is on {TLS_PORT} and rows (b) and (c), which need a plain port,
-# need BRINK_TLS_CMD to open one as well). BRINK_TLS=auto (default) uses
+# With TLS on, brink serves its API over HTTPS only, so a second brink from
+# BRINK_PLAIN_CMD ({BRINK} {PORT}) serves plain HTTP for rows (b) and (c),
+# on the same core. BRINK_TLS=auto (default) uses
 # brink when `brink offline --help` lists --tls-enable and the stub
 # (bench/tls/cmd/static: crypto/tls + fasthttp, fixed answers) otherwise,
 # saying so in the report.
@@ -60,7 +61,8 @@ REFERENCE=${REFERENCE:-0}
 BRINK_TLS=${BRINK_TLS:-auto} # auto, brink or stub
 BRINK_TLS_ASKED=$BRINK_TLS
 BRINK_EXTRA=${BRINK_EXTRA:-} # more brink flags, e.g. '--server loop'
-BRINK_TLS_CMD=${BRINK_TLS_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {PORT} --tls-enable --tls-server-cert {CERT} --tls-server-key {KEY} --tls-server-port {TLS_PORT}'}
+BRINK_TLS_CMD=${BRINK_TLS_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {AUX_PORT} --tls-enable --tls-server-cert {CERT} --tls-server-key {KEY} --tls-server-port {TLS_PORT}'}
+BRINK_PLAIN_CMD=${BRINK_PLAIN_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {PORT}'}
 FRONTEND_TOKEN=${FRONTEND_TOKEN:-'*:development.brink-demo-frontend'}
 brink=${BRINK_BIN:-$root/bin/brink}
 
@@ -104,8 +106,8 @@ for kind in ecdsa rsa; do
 		-keyout "$run/$kind.key" -out "$run/$kind.pem" >"$run/openssl-$kind.log" 2>&1 || die "openssl req ($kind) failed: $(tail -2 "$run/openssl-$kind.log")"
 done
 
-p_brink=$BASE_PORT p_brink_tls=$((BASE_PORT + 1)) p_nginx_tls=$((BASE_PORT + 2)) p_ref_tls=$((BASE_PORT + 3))
-for p in $p_brink $p_brink_tls $p_nginx_tls $p_ref_tls; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
+p_brink=$BASE_PORT p_brink_tls=$((BASE_PORT + 1)) p_nginx_tls=$((BASE_PORT + 2)) p_ref_tls=$((BASE_PORT + 3)) p_brink_aux=$((BASE_PORT + 4))
+for p in $p_brink $p_brink_tls $p_nginx_tls $p_ref_tls $p_brink_aux; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
 
 # brink_cmd KIND MODE: brink's command line (MODE brink or stub) with KIND's certificate.
 brink_cmd() {
@@ -114,11 +116,11 @@ brink_cmd() {
 		cmd=${BRINK_TLS_CMD//\{BRINK\}/$brink}
 		cmd=${cmd//\{CERT\}/$run/$kind.pem}
 		cmd=${cmd//\{KEY\}/$run/$kind.key}
-		cmd=${cmd//\{PORT\}/$p_brink}
+		cmd=${cmd//\{AUX_PORT\}/$p_brink_aux}
 		cmd=${cmd//\{TLS_PORT\}/$p_brink_tls}
 		echo "$cmd $BRINK_EXTRA"
 	else
-		echo "$run/static -listen 127.0.0.1:$p_brink -tls-listen 127.0.0.1:$p_brink_tls -cert $run/$kind.pem -key $run/$kind.key -body 779"
+		echo "$run/static -tls-listen 127.0.0.1:$p_brink_tls -cert $run/$kind.pem -key $run/$kind.key -body 779"
 	fi
 }
 
@@ -133,8 +135,27 @@ start_brink() {
 	echo "taskset -c $SERVER_CPU $cmd" >"$run/brink-$kind.cmd"
 	wait_ok "$pid_brink" 20 -k "https://127.0.0.1:$p_brink_tls/internal-backstage/health" ||
 		die "brink ($kind) does not answer on TLS port $p_brink_tls; see $run/brink-$kind.log: $(tail -3 "$run/brink-$kind.log")"
-	wait_ok "$pid_brink" 5 -H "Authorization: $FRONTEND_TOKEN" "http://127.0.0.1:$p_brink/api/frontend" ||
-		die "brink ($kind) does not answer /api/frontend on plain port $p_brink; see $run/brink-$kind.log"
+	# The plain instance: /api/frontend for rows (b), behind nginx, and (c).
+	# (With --tls-enable brink serves its API over HTTPS only.)
+	local pcmd
+	if [ "$BRINK_TLS" = brink ]; then
+		pcmd=${BRINK_PLAIN_CMD//\{BRINK\}/$brink}
+		pcmd="${pcmd//\{PORT\}/$p_brink} $BRINK_EXTRA"
+	else
+		pcmd="$run/static -listen 127.0.0.1:$p_brink -body 779"
+	fi
+	# shellcheck disable=SC2086 # the template is split into words on purpose
+	taskset -c "$SERVER_CPU" $pcmd >"$run/brink-plain-$kind.log" 2>&1 &
+	pid_brink_plain=$!
+	pids+=("$pid_brink_plain")
+	echo "taskset -c $SERVER_CPU $pcmd" >"$run/brink-plain.cmd"
+	wait_ok "$pid_brink_plain" 20 -H "Authorization: $FRONTEND_TOKEN" "http://127.0.0.1:$p_brink/api/frontend" ||
+		die "brink plain does not answer /api/frontend on port $p_brink; see $run/brink-plain-$kind.log"
+	# Both answer the same /api/frontend.
+	local a b
+	a=$(curl -sk -H "Authorization: $FRONTEND_TOKEN" "https://127.0.0.1:$p_brink_tls/api/frontend?userId=7" | sha256sum)
+	b=$(curl -s -H "Authorization: $FRONTEND_TOKEN" "http://127.0.0.1:$p_brink/api/frontend?userId=7" | sha256sum)
+	[ "$a" = "$b" ] || die "brink over TLS and brink plain answer /api/frontend differently"
 }
 
 start_ref() {
@@ -188,7 +209,7 @@ ka() { # ka ROW PEER URL: wrk keep-alive on /api/frontend
 	local row=$1 peer=$2 url=$3
 	timeout "$limit" taskset -c "$LOAD_CPU" wrk -t1 -c"$KA_CONNS" -d"$WARMUP" -s bench/wrk/rotate.lua "$url" -- "$FRONTEND_TOKEN" >/dev/null 2>&1 ||
 		die "wrk warm-up on $url failed"
-	measure "$row" "$peer" "$pid_brink $pid_nginx" wrk -t1 -c"$KA_CONNS" -d"$DURATION" --latency -s bench/wrk/rotate.lua "$url" -- "$FRONTEND_TOKEN"
+	measure "$row" "$peer" "$pid_brink $pid_brink_plain $pid_nginx" wrk -t1 -c"$KA_CONNS" -d"$DURATION" --latency -s bench/wrk/rotate.lua "$url" -- "$FRONTEND_TOKEN"
 }
 
 # hs_peers ROW ARGS...: the handshake row for every peer, order alternating by round.
@@ -237,6 +258,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		fi
 		stop "$pid_nginx"
 		stop "$pid_brink"
+		stop "$pid_brink_plain"
 		if [ -n "$pid_ref" ]; then stop "$pid_ref"; fi
 	done
 	done_rounds=$round
@@ -256,7 +278,7 @@ report=$run/report.md
 	echo "- rounds measured: $done_rounds of $ROUNDS$([ "$done_rounds" -lt "$ROUNDS" ] && echo " (stopped by the $BUDGET s budget)"); load average after the run $(cut -d' ' -f1-3 /proc/loadavg); script ran $SECONDS s"
 	echo "- machine: $(machine); load average before the run $load_before"
 	echo "- pinning: servers (brink, nginx master + 1 worker$([ "$REFERENCE" = 1 ] && echo ", crypto/tls reference")) \`taskset -c $SERVER_CPU\`, load generators \`taskset -c $LOAD_CPU\`"
-	echo "- brink: \`$(sed "s|$run|RUN|g; s|$root/||g; s|ecdsa|KIND|g" "$run/brink-ecdsa.cmd")\`"
+	echo "- brink TLS: \`$(sed "s|$run|RUN|g; s|$root/||g; s|ecdsa|KIND|g" "$run/brink-ecdsa.cmd")\`; brink plain (behind nginx, and row (c)): \`$(sed "s|$run|RUN|g; s|$root/||g" "$run/brink-plain.cmd")\`"
 	echo "- nginx: \`$(sed "s|$run|RUN|g; s|rsa|KIND|g" "$run/nginx.cmd")\`, config bench/tls/nginx-tls.conf (worker_processes 1, ssl_session_tickets on, keepalive upstream to brink's plain port)"
 	echo "- certificates: self-signed ECDSA P-256 and RSA 2048 (openssl req), the same files for both servers (SHA-256 fingerprints compared)"
 	echo "- handshakes: \`tlsload -mode handshake -c $HS_CONNS -d $DURATION -warmup $WARMUP -path /internal-backstage/health -tls V [-resume]\`: connect + handshake (client offers X25519, then P-256; both servers pick X25519) + one GET with Connection: close + close"
@@ -296,7 +318,7 @@ report=$run/report.md
 			"$(ms "$p50")" "$(ms "$p99")" "$cpu" "$sb" "$lb" "$per" "$errs" "$rat"
 	done
 	echo
-	echo "Per second = handshakes (each with one tiny request) or requests per second in the measured window; the median round gives p50, p99 and CPU. Server CPU = utime+stime of the server processes (brink, nginx master and worker; for the keep-alive rows both brink and nginx, since (b) runs through both) over the load run, in % of one core (100% = the pinned core is saturated); cores busy = how busy the server's and the load generator's cores were with anything (other users of the machine included); per server CPU-second = rate / that share, the figure that still compares when the single-core load generator, not the server, is the limit. Ratios are of the medians."
+	echo "Per second = handshakes (each with one tiny request) or requests per second in the measured window; the median round gives p50, p99 and CPU. Server CPU = utime+stime of the server processes (brink, nginx master and worker; for the keep-alive rows brink TLS, brink plain and nginx together, since (b) runs through nginx and brink plain) over the load run, in % of one core (100% = the pinned core is saturated); cores busy = how busy the server's and the load generator's cores were with anything (other users of the machine included); per server CPU-second = rate / that share, the figure that still compares when the single-core load generator, not the server, is the limit. Ratios are of the medians."
 } >"$report"
 cat "$report"
 log "logs, commands and raw output: $run"
