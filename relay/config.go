@@ -126,7 +126,8 @@ type Config struct {
 	MemoryMaxBytes int64
 	// IngestTimeout bounds one batch post. Default 10 s.
 	IngestTimeout time.Duration
-	// InstanceID prefixes the Idempotency-Key of this process's batches.
+	// InstanceID starts the Idempotency-Key of this process's batches,
+	// "<InstanceID>.<start time, base 36 ns>-<sequence>".
 	// Default: random, new for every Connector.
 	InstanceID string
 

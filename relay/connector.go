@@ -121,11 +121,13 @@ func NewConnector(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("relay: instance id %q must be at most 64 of [A-Za-z0-9._-]", cfg.InstanceID)
 	}
 	c := &Connector{
-		cfg:      cfg,
-		up:       up,
-		hc:       newHostClient(&cfg, up, tlsCfg),
-		url:      up.base + cfg.IngestPath,
-		instance: cfg.InstanceID,
+		cfg: cfg,
+		up:  up,
+		hc:  newHostClient(&cfg, up, tlsCfg),
+		url: up.base + cfg.IngestPath,
+		// The start time keeps keys unique across restarts of an instance
+		// whose sequence starts over (an empty spool).
+		instance: cfg.InstanceID + "." + strconv.FormatInt(time.Now().UnixNano(), 36),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan context.Context),
 		done:     make(chan error, 1),

@@ -124,8 +124,8 @@ func TestConnectorSpoolSurvivesRestart(t *testing.T) {
 	spooled, lastA := 0, uint64(0)
 	for i, n := range names {
 		b, ok := parseSpoolName(filepath.Base(n))
-		if !ok || b.key != "edge-a-"+itoa(int64(b.seq)) || b.seq != uint64(i+1) {
-			t.Fatalf("spool file %s: want key edge-a-%d", n, i+1)
+		if !ok || b.key != a.instance+"-"+itoa(int64(b.seq)) || !strings.HasPrefix(b.key, "edge-a.") || b.seq != uint64(i+1) {
+			t.Fatalf("spool file %s: want key edge-a.<start>-%d", n, i+1)
 		}
 		spooled += b.records
 		lastA = b.seq
@@ -145,11 +145,12 @@ func TestConnectorSpoolSurvivesRestart(t *testing.T) {
 	rec.checkDuplicates(t)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if keys := rec.byRemote[remoteOf(0).String()]; len(keys) != 1 || keys[0] != "edge-a-1" {
-		t.Errorf("record 0 arrived under %q, want edge-a-1", keys)
+	if keys := rec.byRemote[remoteOf(0).String()]; len(keys) != 1 || keys[0] != a.instance+"-1" {
+		t.Errorf("record 0 arrived under %q, want %s-1", keys, a.instance)
 	}
-	if keys := rec.byRemote[remoteOf(549).String()]; len(keys) != 1 || keys[0] != "edge-b-"+itoa(int64(lastA+1)) {
-		t.Errorf("record 549 arrived under %q, want edge-b-%d (b continues a's sequence)", keys, lastA+1)
+	if keys := rec.byRemote[remoteOf(549).String()]; len(keys) != 1 || keys[0] != b.instance+"-"+itoa(int64(lastA+1)) ||
+		!strings.HasPrefix(keys[0], "edge-b.") {
+		t.Errorf("record 549 arrived under %q, want %s-%d (b continues a's sequence)", keys, b.instance, lastA+1)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Errorf("spool not empty: %v", left)
@@ -282,6 +283,28 @@ func TestConnectorQueueFull(t *testing.T) {
 	}
 	if n := rec.distinctRemotes(); n != 10 {
 		t.Fatalf("%d arrived, want 10", n)
+	}
+}
+
+// TestKeysUniqueAcrossRestarts: an instance that restarts with an empty
+// spool never reuses an Idempotency-Key.
+func TestKeysUniqueAcrossRestarts(t *testing.T) {
+	rec := newRecorder(t, false)
+	keys := map[string]bool{}
+	for range 2 {
+		c := newTestConnector(t, rec, func(cfg *Config) { cfg.InstanceID = "edge" })
+		addRecords(c, 0, 10, 0)
+		if err := closeConnector(t, c, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for k := range rec.batches {
+		keys[k] = true
+	}
+	if len(keys) != 2 {
+		t.Fatalf("two runs of one instance sent under keys %v, want two distinct", keys)
 	}
 }
 

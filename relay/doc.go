@@ -80,7 +80,7 @@
 //	POST /ingest/signals
 //	Content-Type: application/x-ndjson
 //	Content-Encoding: gzip
-//	Idempotency-Key: <instance id>-<batch sequence number>
+//	Idempotency-Key: <instance id>.<process start, base-36 ns>-<batch sequence number>
 //	X-Brink-Records: <records in the batch>
 //	X-License-Key: <LICENSE>
 //
