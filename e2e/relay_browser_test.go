@@ -32,7 +32,7 @@ func TestRelayBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.up.page = page
+	s.up.setPage(page)
 	port := freePorts(t, 1)[0]
 	s.startRelay(t, port)
 

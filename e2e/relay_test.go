@@ -44,8 +44,8 @@ type recordingUpstream struct {
 	t        *testing.T
 	addr     string
 	tlsCfg   *tls.Config
-	page     []byte // served at GET /
 	mu       sync.Mutex
+	page     []byte // served at GET / (set with setPage)
 	srv      *http.Server
 	requests []upstreamRequest
 	batches  []ingestBatch
@@ -101,6 +101,13 @@ func (u *recordingUpstream) stop() {
 	}
 }
 
+// setPage sets the HTML served at GET /.
+func (u *recordingUpstream) setPage(p []byte) {
+	u.mu.Lock()
+	u.page = p
+	u.mu.Unlock()
+}
+
 func (u *recordingUpstream) url() string { return "https://" + u.addr }
 
 func (u *recordingUpstream) serve(w http.ResponseWriter, r *http.Request) {
@@ -111,12 +118,13 @@ func (u *recordingUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	u.mu.Lock()
 	u.requests = append(u.requests, upstreamRequest{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), bodyLen: len(body)})
+	page := u.page
 	u.mu.Unlock()
 	switch r.URL.Path {
 	case "/":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Write(u.page)
+		w.Write(page)
 	case "/slow":
 		select {
 		case <-time.After(3 * time.Second):
@@ -527,6 +535,16 @@ func TestRelayUpstreamOutage(t *testing.T) {
 			t.Errorf("record of %s is neither delivered nor spooled after SIGTERM (spool holds %d records)", r, len(spooled))
 		}
 	}
+	// Spool file names carry the batch's Idempotency-Key
+	// (<seq>-<records>-<key>.ndjson.gz); the re-sent batches keep it.
+	var spooledKeys []string
+	for _, p := range spoolFiles(t, s.spool) {
+		parts := strings.SplitN(strings.TrimSuffix(filepath.Base(p), ".ndjson.gz"), "-", 3)
+		if len(parts) != 3 {
+			t.Fatalf("spool file name %s is not <seq>-<records>-<key>.ndjson.gz", p)
+		}
+		spooledKeys = append(spooledKeys, parts[2])
+	}
 	// The next brink sends the spool once the upstream is back.
 	s.up.start()
 	port2 := freePorts(t, 1)[0]
@@ -534,6 +552,15 @@ func TestRelayUpstreamOutage(t *testing.T) {
 	waitRemotes(t, s.up, late, 20*time.Second)
 	_, batches = s.up.snapshot()
 	checkDuplicates(t, batches)
+	sent := map[string]bool{}
+	for _, b := range batches {
+		sent[b.key] = true
+	}
+	for _, k := range spooledKeys {
+		if !sent[k] {
+			t.Errorf("spooled batch %q was delivered under another Idempotency-Key", k)
+		}
+	}
 	waitSpoolEmpty(t, s.spool, 10*time.Second)
 }
 
