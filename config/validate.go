@@ -331,10 +331,16 @@ func (l *loader) validateRelay() {
 			l.errs.add(l.origin(p.key), p.key, ErrInvalid, "must be positive")
 		}
 	}
+	if r.BatchMaxRecords > maxBatchRecords {
+		l.errs.add(l.origin("relay.batch_max_records"), "relay.batch_max_records", ErrInvalid, fmt.Sprintf("%d is over the most a batch may hold, %d", r.BatchMaxRecords, maxBatchRecords))
+	}
 	if r.SpoolMaxBytes < 0 {
 		l.errs.add(l.origin("relay.spool_max_bytes"), "relay.spool_max_bytes", ErrInvalid, "must not be negative")
 	}
 }
+
+// maxBatchRecords is relay.MaxBatchRecords (config imports no stage).
+const maxBatchRecords = 10000
 
 // isLoopback reports whether a host:port listens on loopback only.
 func isLoopback(addr string) bool {
