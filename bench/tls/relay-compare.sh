@@ -56,6 +56,7 @@ BRINK_RELAY=${BRINK_RELAY:-auto} # auto, brink or stub
 BRINK_RELAY_CMD=${BRINK_RELAY_CMD:-'env PORT={PORT} OCTET_URL=http://127.0.0.1:{UP_PORT} LICENSE={LICENSE} {BRINK} relay -i 127.0.0.1'}
 BRINK_EXTRA=${BRINK_EXTRA:-}
 brink=${BRINK_BIN:-$root/bin/brink}
+case $brink in /*) ;; *) brink=$root/$brink ;; esac # relative to the repository root
 PATH_Q=/api/frontend # the path loaded through every row (rotate.lua adds userId/sessionId)
 
 dur=$(secs "$DURATION")

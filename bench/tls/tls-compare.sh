@@ -65,6 +65,7 @@ BRINK_TLS_CMD=${BRINK_TLS_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {AUX_
 BRINK_PLAIN_CMD=${BRINK_PLAIN_CMD:-'{BRINK} offline --demo -i 127.0.0.1 --port {PORT}'}
 FRONTEND_TOKEN=${FRONTEND_TOKEN:-'*:development.brink-demo-frontend'}
 brink=${BRINK_BIN:-$root/bin/brink}
+case $brink in /*) ;; *) brink=$root/$brink ;; esac # relative to the repository root
 
 dur=$(secs "$DURATION")
 wu=$(secs "$WARMUP")
