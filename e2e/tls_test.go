@@ -699,7 +699,9 @@ tls:
 		t.Fatal(err)
 	}
 	startProc(t, procOptions{
-		args: []string{"offline", "--config", cfgPath, "-b", filepath.Join(repoRoot, "e2e", "testdata", "features.json"),
+		// -c before the command: after "offline" it is --client-tokens,
+		// as in Unleash Edge.
+		args: []string{"-c", cfgPath, "offline", "-b", filepath.Join(repoRoot, "e2e", "testdata", "features.json"),
 			"--frontend-tokens", frontendToken},
 		ready: tlsReady(addr, ca.pool, "brink.test", "/internal-backstage/ready"),
 	})
