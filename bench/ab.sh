@@ -28,8 +28,10 @@
 # when missing), BRINK_BIN_B (a second binary: the servers of the mode run
 # from BRINK_BIN as "<name>" and from BRINK_BIN_B as "<name>-b", to compare
 # two builds), SERVERS (override: "name=brink args" entries separated by
-# ';'; leading VAR=value words are the server's environment), OUT (raw rounds file, default /tmp/brink-ab-<mode>.tsv), NICE
-# (niceness for server and wrk, default 0).
+# ';'; leading VAR=value words are the server's environment, BIN=path
+# its binary), OUT (raw rounds file, default /tmp/brink-ab-<mode>.tsv), NICE
+# (niceness for server and wrk, default 0), SERVER_QUOTA (a CPU cap for
+# the servers, e.g. 0.5; default none).
 # Bounded: ROUNDS x servers x cases x DURATION. Only 127.0.0.1. Stops only
 # the processes it starts.
 set -euo pipefail
@@ -42,6 +44,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-39951}
 NICE=${NICE:-0}
+SERVER_QUOTA=${SERVER_QUOTA:-}
 CGROUP_EBPF=${CGROUP_EBPF:-own}
 OUT=${OUT:-/tmp/brink-ab-$MODE.tsv}
 FE='*:development.brink-demo-frontend'
@@ -70,12 +73,23 @@ for e in "${entries[@]}"; do
 	if [ -n "${BRINK_BIN_B:-}" ]; then names+=("${e%%=*}-b") args+=("${e#*=}") bins+=("$BRINK_BIN_B"); fi
 done
 n=${#names[@]}
-pids=() ports=() cg=
+pids=() ports=() cg= qcg=
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	if [ -n "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi
+	if [ -n "$qcg" ]; then rmdir "$qcg" 2>/dev/null || true; fi
 }
+# SERVER_QUOTA=0.5 caps every server at half a CPU (a cgroup v1 cpu quota,
+# one cgroup the servers share; only the loaded one runs), so that the
+# server, not wrk, is the bottleneck and req/s compares the servers at an
+# equal CPU budget.
+if [ -n "$SERVER_QUOTA" ]; then
+	qcg=/sys/fs/cgroup/cpu/brink-ab-quota-$$
+	mkdir -p "$qcg"
+	echo 10000 >"$qcg/cpu.cfs_period_us"
+	awk -v q="$SERVER_QUOTA" 'BEGIN {printf "%d\n", q * 10000}' >"$qcg/cpu.cfs_quota_us"
+fi
 trap cleanup EXIT
 
 for i in $(seq 0 $((n - 1))); do
@@ -84,9 +98,16 @@ for i in $(seq 0 $((n - 1))); do
 	# Leading VAR=value words of an entry are the server's environment.
 	envs= rest=
 	for w in ${args[$i]}; do
-		if [ -z "$rest" ] && [[ $w =~ ^[A-Z_][A-Z0-9_]*= ]]; then envs+=" $w"; else rest+=" $w"; fi
+		if [ -z "$rest" ] && [[ $w == BIN=* ]]; then
+			bins[i]=${w#BIN=}
+		elif [ -z "$rest" ] && [[ $w =~ ^[A-Z_][A-Z0-9_]*= ]]; then
+			envs+=" $w"
+		else
+			rest+=" $w"
+		fi
 	done
 	cmd="exec env$envs nice -n $NICE taskset -c $SERVER_CPU ${bins[$i]} offline --demo -i 127.0.0.1 --port $port$rest"
+	if [ -n "$qcg" ]; then cmd="echo \$\$ > $qcg/cgroup.procs && $cmd"; fi
 	if [[ ${args[$i]} == *"capture ebpf"* && $CGROUP_EBPF == own ]]; then
 		cg=/sys/fs/cgroup/unified/brink-ab-$$
 		mkdir -p "$cg"
@@ -142,7 +163,7 @@ measure() {
 
 {
 	echo "# $(date -u +%FT%TZ) mode=$MODE $(nproc) CPUs, $(uptime | sed 's/.*load/load/'), $(go version | cut -d' ' -f3), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- loop proto cmd || echo '+dirty')"
-	echo "# server CPU $SERVER_CPU, wrk CPU $LOAD_CPU, $CONNS connections, $ROUNDS rounds x $DURATION, nice $NICE, ebpf cgroup $CGROUP_EBPF"
+	echo "# server CPU $SERVER_CPU, wrk CPU $LOAD_CPU, $CONNS connections, $ROUNDS rounds x $DURATION, nice $NICE, ebpf cgroup $CGROUP_EBPF, server CPU quota ${SERVER_QUOTA:-none}"
 	for i in $(seq 0 $((n - 1))); do echo "# ${names[$i]}: ${bins[$i]} ${args[$i]}"; done
 	echo "# round case server rps p99_us server_cpu_us_per_req wrk_cpu_us_per_req"
 } | tee "$OUT"

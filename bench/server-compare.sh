@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by bench/ab.sh (many interleaved rounds, CPU per request,
+# ratios with intervals); kept for the earlier figures in BENCHMARKS.md.
 # server-compare.sh: out-of-process comparison on one pinned core each
 # (server on CPU 0, wrk on CPU 1), so the load generator does not share the
 # server's core. Two questions:
