@@ -399,6 +399,27 @@ func TestRelayForward(t *testing.T) {
 		}
 	})
 
+	t.Run("post-body", func(t *testing.T) {
+		payload := strings.Repeat("p", 3000)
+		resp, body, _ := s.request(t, port, "POST /api/post HTTP/1.1\r\nHost: octet.test\r\nContent-Type: text/plain\r\nContent-Length: 3000\r\n\r\n"+payload)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST: %d %s", resp.StatusCode, body)
+		}
+		reqs, _ := s.up.snapshot()
+		found := false
+		for _, r := range reqs {
+			if r.method == http.MethodPost && r.uri == "/api/post" {
+				found = true
+				if r.bodyLen != len(payload) {
+					t.Errorf("POST body arrived with %d bytes, want %d", r.bodyLen, len(payload))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the POST never reached the upstream")
+		}
+	})
+
 	t.Run("504", func(t *testing.T) {
 		resp, body, _ := s.request(t, port, "GET /slow HTTP/1.1\r\nHost: octet.test\r\n\r\n")
 		var e struct {
@@ -510,11 +531,34 @@ func TestRelayUpstreamOutage(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || json.Unmarshal(body, &e) != nil || e.Error == "" {
 		t.Errorf("upstream down: %d %s; want 502 with a JSON error", resp.StatusCode, body)
 	}
-	time.Sleep(600 * time.Millisecond) // several flush intervals: batches fail and spool
-	if n := len(spoolRemotes(t, s.spool)); n == 0 {
-		t.Errorf("nothing spooled while the upstream was down")
-	} else {
-		t.Logf("%d records spooled during the outage", n)
+	// Batches fail (flush every 200 ms) and go to the spool.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if n := len(spoolRemotes(t, s.spool)); n > 0 {
+			t.Logf("%d records spooled during the outage", n)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("nothing spooled 5s into the upstream's outage")
+			break
+		}
+	}
+	// /health reports the outage and the spool's depth.
+	resp, body, local = s.request(t, port, "GET /health HTTP/1.1\r\nHost: octet.test\r\n\r\n")
+	all = append(all, local)
+	var hl struct {
+		OK       bool `json:"ok"`
+		Upstream struct {
+			Reachable bool   `json:"reachable"`
+			LastError string `json:"lastError"`
+		} `json:"upstream"`
+		Spool struct {
+			Files int   `json:"files"`
+			Bytes int64 `json:"bytes"`
+		} `json:"spool"`
+	}
+	if err := json.Unmarshal(body, &hl); err != nil || resp.StatusCode != http.StatusOK || !hl.OK ||
+		hl.Upstream.Reachable || hl.Upstream.LastError == "" || hl.Spool.Files == 0 || hl.Spool.Bytes == 0 {
+		t.Errorf("/health during the outage: %d %s (%v); want ok, upstream unreachable with its error, spool files and bytes > 0", resp.StatusCode, body, err)
 	}
 	s.up.start()
 	all = append(all, s.connect(t, port, 10)...)
@@ -586,6 +630,9 @@ func spoolRemotes(t *testing.T, dir string) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range spoolFiles(t, dir) {
 		f, err := os.Open(p)
+		if os.IsNotExist(err) {
+			continue // sent and removed since the listing
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
