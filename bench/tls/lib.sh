@@ -93,7 +93,9 @@ median() { sort -g | awk '{a[NR]=$1} END{ if (NR) print a[int((NR + 1) / 2)]; el
 secs() { local d=$1; case $d in *ms) echo 1 ;; *m) echo $((${d%m} * 60)) ;; *s) echo "${d%s}" ;; *) echo "$d" ;; esac; }
 
 machine() {
-	echo "$(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p'), $(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1) VM), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), $(go version | awk '{print $3}'), nginx $("$nginx" -v 2>&1 | sed 's/.*nginx\///') ($(dpkg-query -W -f='${Version}' nginx 2>/dev/null || echo ?)) with $(openssl version | awk '{print $1, $2}'), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+	local hv
+	hv=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)
+	echo "$(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p')${hv:+, $hv VM}), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), $(go version | awk '{print $3}'), nginx $("$nginx" -v 2>&1 | sed 's/.*nginx\///') ($(dpkg-query -W -f='${Version}' nginx 2>/dev/null || echo ?)) with $(openssl version | awk '{print $1, $2}'), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 }
 
 # core_ticks CPU: busy and total jiffies of one CPU (from /proc/stat).
