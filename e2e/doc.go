@@ -16,6 +16,19 @@
 // in Unleash, brink → brink → Unleash chains, an upstream killed mid-run,
 // restarts from the backup folder and from Redis, Redis down at start.
 //
+// TLS (tls_test.go): brink terminating TLS in the Unleash Edge (--tls-*) and
+// Octet (EDGE_TLS_*) forms against Go's crypto/tls, curl and openssl
+// s_client (TLS 1.2 and 1.3, with and without SNI and ALPN), a flag
+// constrained on a TLS property, SNI routes from YAML (passthrough, the
+// tunnel space, unknown names), certificate renames under load, the 308
+// redirect listener and the Prometheus listener.
+//
+// Relay (relay*_test.go): brink relay in front of a recording HTTPS upstream
+// that requires a client certificate: forwarded headers and the signal
+// (never the client's forged one), ingest batches surviving an upstream
+// outage and a brink restart through the spool, bad input, and headless
+// Chromium loading a page through brink whose JA4 reaches the upstream.
+//
 // The package holds tests only. They need Node.js >= 20, the SDKs in
 // .cache/sdk and /usr/bin/chromium (scripts/install-sdk-deps.sh), and
 // Redis, PostgreSQL, Node 22 and unleash-server (scripts/install-edge-deps.sh);
