@@ -32,9 +32,10 @@ type Conn struct {
 	tg  *target
 
 	// Set on the loop, read by the worker (the channel send orders them).
-	file   *os.File
-	replay []byte
-	enq    time.Time
+	file         *os.File
+	laddr, raddr net.Addr
+	replay       []byte
+	enq          time.Time
 
 	mu      sync.Mutex // guards raw and backend for the forced close
 	raw     net.Conn

@@ -20,15 +20,8 @@ func (s *Server) handshake(tc *Conn) {
 		s.untrack(tc)
 		return
 	}
-	nc, err := net.FileConn(tc.file)
-	_ = tc.file.Close()
+	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
-	if err != nil {
-		failSocket.Inc()
-		s.cfg.Logger.Warn("tls: cannot use a handed-off socket", "err", err)
-		s.untrack(tc)
-		return
-	}
 	tc.setRaw(nc)
 	svc := (*s.services.Load())[tc.tg.service]
 	wire := &wireConn{Conn: nc, replay: tc.replay, sig: &tc.sig.TLS, timing: true}
@@ -36,7 +29,7 @@ func (s *Server) handshake(tc *Conn) {
 	conn := tls.Server(wire, svc.conf)
 	_ = nc.SetDeadline(tc.enq.Add(s.cfg.HandshakeTimeout))
 	start := time.Now()
-	err = conn.Handshake()
+	err := conn.Handshake()
 	wire.timing, wire.replay = false, nil
 	if err != nil {
 		reason := countFailure(err)
@@ -112,14 +105,8 @@ func isClosed(err error) bool {
 // backend and back, half-closing each way when the other side ends.
 func (s *Server) passthrough(tc *Conn) {
 	defer s.untrack(tc)
-	nc, err := net.FileConn(tc.file)
-	_ = tc.file.Close()
+	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
-	if err != nil {
-		failSocket.Inc()
-		s.cfg.Logger.Warn("tls: cannot use a handed-off socket", "err", err)
-		return
-	}
 	tc.setRaw(nc)
 	defer nc.Close()
 	if s.stopped.Load() {

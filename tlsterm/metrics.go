@@ -32,7 +32,6 @@ var (
 	failVersion  = metrics.NewCounter(`brink_tls_handshake_failures_total{reason="no_common_version_or_cipher"}`)
 	failProtocol = metrics.NewCounter(`brink_tls_handshake_failures_total{reason="protocol"}`)
 	failQueue    = metrics.NewCounter(`brink_tls_handshake_failures_total{reason="queue_timeout"}`)
-	failSocket   = metrics.NewCounter(`brink_tls_handshake_failures_total{reason="socket"}`)
 
 	reloadOK    = metrics.NewCounter(`brink_tls_cert_reloads_total{result="ok"}`)
 	reloadError = metrics.NewCounter(`brink_tls_cert_reloads_total{result="error"}`)

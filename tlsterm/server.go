@@ -177,7 +177,7 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		s.cfg.Logger.Warn("tls: cannot take the connection off the loop", "err", err)
 		return 0, loop.Close
 	}
-	tc := &Conn{srv: s, tg: tg, file: f, replay: append([]byte(nil), in...), enq: time.Now()}
+	tc := &Conn{srv: s, tg: tg, file: f, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), replay: append([]byte(nil), in...), enq: time.Now()}
 	tc.sig = *c.Signal()
 	h.FillSignal(&tc.sig.TLS)
 	tc.sig.TLS.HelloTime = monotonic()
