@@ -50,7 +50,7 @@ func (s *Server) handshake(tc *Conn) {
 	}
 	tc.Conn = conn
 	tc.served.Store(true)
-	go s.serve(svc.svc, tc)
+	s.pool.run(serveJob{s: s, svc: svc.svc, tc: tc})
 }
 
 // serve runs a Service on tc and closes tc when it returns; a panicking

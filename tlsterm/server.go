@@ -60,6 +60,7 @@ type Server struct {
 	draining atomic.Bool
 	stopped  atomic.Bool // the grace ran out: queued handshakes are dropped
 	hellos   sync.Pool   // *tlshello.Hello
+	pool     servePool   // goroutines running Services
 }
 
 var _ loop.Handler = (*Server)(nil)
@@ -84,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 		quit:  make(chan struct{}),
 		conns: map[*Conn]struct{}{},
 	}
+	s.pool.quit = s.quit
 	s.hellos.New = func() any { return new(tlshello.Hello) }
 	s.services.Store(&map[string]*service{})
 	for name, svc := range cfg.Services {
