@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/netip"
+	"sync"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
@@ -86,14 +87,61 @@ func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
 	}
 	if c, ok := ctx.Conn().(connsig.Carrier); ok {
 		if s := c.Signal(); s != nil {
-			st.sig = s.AppendJSON(st.sig[:0])
-			buf = append(buf[:0], SignalVersion...)
-			buf = append(buf, ' ')
-			buf = base64.RawURLEncoding.AppendEncode(buf, st.sig)
-			out.SetBytesV(DefaultSignalHeader, buf)
+			buf = r.sigs.set(out, s, buf, st)
 		}
 	}
 	st.buf = buf
+}
+
+// sigSlots is the number of slots of a sigCache: about the number of
+// client connections whose encoded signal stays cached.
+const (
+	sigSlotBits = 8
+	sigSlots    = 1 << sigSlotBits
+)
+
+// sigCache keeps the encoded signal header of recently seen connections,
+// so that the ~1 KB of JSON and its base64 are made once per connection
+// rather than once per request: a connection's signal does not change
+// while it serves requests. A slot is picked by the signal's address (it
+// lives in the connection), and a cached header is used only when the
+// signal equals, field for field, the one it was made from, so a new
+// connection in the same slot, a reused connection object, or a signal
+// updated in place always get a fresh encoding: the header sent is
+// byte-for-byte what AppendSignalHeader makes.
+type sigCache struct {
+	slots *[sigSlots]sigSlot
+}
+
+type sigSlot struct {
+	mu  sync.Mutex
+	ok  bool
+	sig connsig.Signal
+	hdr []byte // "v1 <base64url>" of sig
+}
+
+func newSigCache() sigCache { return sigCache{slots: new([sigSlots]sigSlot)} }
+
+// set sets the signal header of out to s's encoding, from the cache when
+// it holds s, and returns buf (scratch, possibly grown).
+func (c sigCache) set(out *fasthttp.RequestHeader, s *connsig.Signal, buf []byte, st *fwdState) []byte {
+	p := uint64(uintptr(unsafe.Pointer(s)))
+	slot := &c.slots[(p*0x9E3779B97F4A7C15)>>(64-sigSlotBits)] // Fibonacci hashing
+	if !slot.mu.TryLock() {
+		// Another connection of this slot is busy with it: encode here.
+		buf, st.sig = AppendSignalHeader(buf[:0], st.sig, s)
+		out.SetBytesV(DefaultSignalHeader, buf)
+		return buf
+	}
+	if !slot.ok || slot.sig != *s {
+		// A Signal is a fixed-size value: its header is at most a few KB.
+		slot.sig = *s
+		slot.hdr, st.sig = AppendSignalHeader(slot.hdr[:0], st.sig, &slot.sig)
+		slot.ok = true
+	}
+	out.SetBytesV(DefaultSignalHeader, slot.hdr)
+	slot.mu.Unlock()
+	return buf
 }
 
 // delFolded deletes every header whose name equals one of names in any

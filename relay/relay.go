@@ -27,6 +27,7 @@ type Relay struct {
 	// reserved are the request headers only the relay sets.
 	reserved []string
 	warn     throttle
+	sigs     sigCache // encoded signal headers, per connection
 }
 
 type route struct {
@@ -54,7 +55,7 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: cfg, up: up}
+	r := &Relay{cfg: cfg, up: up, sigs: newSigCache()}
 	r.hc = newHostClient(&cfg, up, tlsCfg)
 	r.hc.MaxConns = cfg.MaxConns
 	r.hc.MaxResponseBodySize = cfg.MaxResponseBytes
