@@ -14,7 +14,7 @@
 //	  JA4, JA3, HelloTime
 //	  route by SNI+ALPN ─── unknown SNI ─► alert 112, close (on the loop)
 //	  Handoff: dup the socket, copy the
-//	  bytes received, loop forgets it ──►  net.FileConn + replay
+//	  bytes received, loop forgets it ──►  the dup as a net.Conn + replay
 //	                                       tls.Server handshake ─► Service.ServeConn
 //	                                       (or passthrough: dial backend, copy both ways)
 //
@@ -30,6 +30,14 @@
 // work: read-header timeout, 16 KiB bound, non-TLS bytes, unknown names),
 // and crypto/tls stays unforked (TLS 1.2 and 1.3, X25519MLKEM768 by
 // default, session tickets).
+//
+// The handed-off descriptor is used as it is: Handoff's *os.File is
+// non-blocking, so it is already on Go's netpoller, and a small net.Conn
+// over it (the loop's addresses, net.TCPConn-shaped errors) replaces
+// net.FileConn, which would dup and register it a second time (about ten
+// system calls per connection). Services run on reused goroutines, so a
+// connection does not pay for growing a fresh goroutine stack through
+// fasthttp and crypto/tls.
 //
 // # Handshakes
 //
