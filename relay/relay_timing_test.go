@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -161,19 +162,19 @@ func BenchmarkConnectorAddAccepted(b *testing.B) {
 }
 
 // BenchmarkConnectorThroughput is records/s from Add to the upstream's
-// 2xx (batches of 1000, gzip, one sender), upstream up.
+// 2xx (batches of 1000, gzip, one sender), upstream up, with varied
+// records (variedSignals), so gzip sees realistic data.
 func BenchmarkConnectorThroughput(b *testing.B) {
 	up := startIngest(b)
 	c, err := NewConnector(Config{URL: "http://" + up, QueueRecords: 1 << 22, FlushInterval: 10 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}
-	var s connsig.Signal
-	fillSignal(&s, 1)
+	sigs := variedSignals()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		c.Add(&s, remoteOf(i), time.Now())
+		c.Add(&sigs[i%len(sigs)], remoteOf(i), time.Now())
 	}
 	for c.Stats().Sent < uint64(b.N) {
 		if c.Stats().Dropped["queue_full"] > 0 {
@@ -187,7 +188,7 @@ func BenchmarkConnectorThroughput(b *testing.B) {
 }
 
 // BenchmarkSpoolWrite is records/s from Add to a synced spool file, upstream
-// down (its port closed).
+// down (its port closed), with varied records (variedSignals).
 func BenchmarkSpoolWrite(b *testing.B) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
@@ -197,12 +198,11 @@ func BenchmarkSpoolWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var s connsig.Signal
-	fillSignal(&s, 1)
+	sigs := variedSignals()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		c.Add(&s, remoteOf(i), time.Now())
+		c.Add(&sigs[i%len(sigs)], remoteOf(i), time.Now())
 	}
 	if err := c.Close(context.Background()); err != nil {
 		b.Fatal(err)
@@ -221,4 +221,51 @@ func sumDropped(st ConnectorStats) (n uint64) {
 		n += v
 	}
 	return n
+}
+
+// variedSignals are 4096 signals that differ as real connections' do:
+// handshake times and RTTs, TTL and window by client OS, SYN options,
+// half of them TLS with a JA4/JA3, SNI and ALPN of a few clients. Records
+// of one signal repeated would let gzip shrink a batch to nearly nothing.
+func variedSignals() []connsig.Signal {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sigs := make([]connsig.Signal, 4096)
+	ja4s := []string{"t13d1516h2_8daaf6152771_e5627efa2ab1", "t13d1715h2_5b57614c22b0_3d5424432f57", "t13d0912h2_f91f431d341e_dc02e8431b68"}
+	snis := []string{"app.example.com", "api.example.org", "shop.example.net", "www.example.com"}
+	at := time.Now().UnixNano()
+	for i := range sigs {
+		s := &sigs[i]
+		s.Reset()
+		s.SYNTime = at + int64(i)*int64(time.Millisecond) + rng.Int64N(int64(time.Millisecond))
+		rtt := 200 + rng.Int64N(150_000) // µs: 0.2 to 150 ms
+		s.SYNACKTime = s.SYNTime + 20_000 + rng.Int64N(30_000)
+		s.ACKTime = s.SYNACKTime + rtt*1000
+		s.HandshakeRTT = s.ACKTime - s.SYNACKTime
+		s.RTT, s.RTTVar, s.MinRTT = uint32(rtt), uint32(rng.Int64N(rtt/2+1)), uint32(rtt*9/10)
+		s.MSS, s.Retransmits = 1448-uint32(rng.IntN(3))*40, uint32(rng.IntN(3)/2)
+		s.IPVersion = 4 + uint8(rng.IntN(2))*2
+		s.TTL = []uint8{64, 128, 255}[rng.IntN(3)] - uint8(rng.IntN(20))
+		s.DF, s.Timestamps, s.SACKPermitted = s.IPVersion == 4, rng.IntN(4) != 0, true
+		s.Window = uint16(rng.IntN(2)*29200 + 35000 + rng.IntN(30000))
+		s.WScale = int8(rng.IntN(10)) - 1
+		s.SYNMSS = uint16(s.MSS + 12)
+		s.Options, s.NumOptions = [connsig.MaxOptions]uint8{2, 4, 8, 1, 3}, uint8(3+rng.IntN(3))
+		s.TimingSource, s.SYNSource = connsig.SourceFallback, connsig.SourceFallback
+		if i%2 == 0 {
+			t := &s.TLS
+			t.HelloVersion, t.Version, t.CipherSuite = 0x0304, 0x0304, 0x1301+uint16(rng.IntN(3))
+			t.Resumed = rng.IntN(5) == 0
+			t.HelloTime = s.ACKTime + rng.Int64N(int64(time.Millisecond))
+			t.ServerFlightTime = t.HelloTime + 300_000 + rng.Int64N(200_000)
+			t.HandshakeLatency = rtt*1000 + rng.Int64N(100_000)
+			t.ClientDataTime = t.ServerFlightTime + t.HandshakeLatency
+			t.SetServerName([]byte(snis[rng.IntN(len(snis))]))
+			t.SetProtocol([]byte([]string{"h2", "http/1.1"}[rng.IntN(2)]))
+			copy(t.JA4[:], ja4s[rng.IntN(len(ja4s))])
+			for j := range t.JA3 {
+				t.JA3[j] = "0123456789abcdef"[rng.IntN(16)]
+			}
+		}
+	}
+	return sigs
 }
