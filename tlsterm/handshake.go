@@ -23,6 +23,7 @@ func (s *Server) handshake(tc *Conn) {
 	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
 	tc.setRaw(nc)
+	_ = nc.keepAlive() // as net.FileConn: best effort
 	svc := (*s.services.Load())[tc.tg.service]
 	wire := &wireConn{Conn: nc, replay: tc.replay, sig: &tc.sig.TLS, timing: true}
 	tc.replay = nil
@@ -108,6 +109,7 @@ func (s *Server) passthrough(tc *Conn) {
 	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
 	tc.setRaw(nc)
+	_ = nc.keepAlive() // as net.FileConn: best effort
 	defer nc.Close()
 	if s.stopped.Load() {
 		return

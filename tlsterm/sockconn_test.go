@@ -3,6 +3,7 @@ package tlsterm
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -37,15 +38,26 @@ func probe(c net.Conn) error {
 	if err != nil {
 		return err
 	}
-	var nodelay int
-	var gerr error
+	var nodelay, ka, idle, intvl, cnt int
+	var gerr [5]error
 	if err := rc.Control(func(fd uintptr) {
-		nodelay, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+		nodelay, gerr[0] = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+		ka, gerr[1] = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+		idle, gerr[2] = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+		intvl, gerr[3] = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL)
+		cnt, gerr[4] = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT)
 	}); err != nil {
 		return err
 	}
-	if gerr != nil || nodelay == 0 {
+	if err := errors.Join(gerr[:]...); err != nil {
+		return err
+	}
+	if nodelay == 0 {
 		return errors.New("TCP_NODELAY is off on the handed-off socket")
+	}
+	// As net.FileConn and Go's accepted connections have it.
+	if ka == 0 || idle != 15 || intvl != 15 || cnt != 9 {
+		return fmt.Errorf("keepalive %d, idle %d s, interval %d s, count %d; want on, 15, 15, 9", ka, idle, intvl, cnt)
 	}
 	// A read deadline gives a net.Error that is a timeout, as net.TCPConn's.
 	_ = sc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
@@ -67,7 +79,7 @@ func errString(err error) string {
 }
 
 // TestSockConn: the handed-off socket keeps TCP_NODELAY and the loop's
-// addresses, and its errors read like net.TCPConn's: a timeout, then the
+// addresses, has Go's TCP keepalive, and its errors read like net.TCPConn's: a timeout, then the
 // peer's close as a bare io.EOF, then net.ErrClosed after Close.
 func TestSockConn(t *testing.T) {
 	got := make(chan error, 1)
