@@ -59,7 +59,11 @@
 //     header (620 bytes of JSON). To read it:
 //     split at the first space, check "v1", base64url-decode (RFC 4648 §5,
 //     no padding), parse JSON. A connection without a signal sends no
-//     X-Brink-Signal at all.
+//     X-Brink-Signal at all. The encoded value is made once per
+//     connection, not per request: 256 slots, picked by the address of
+//     the connection's signal, keep a copy of the signal and its header
+//     (about 135 KB of copies plus the headers), and a slot's header is
+//     used only while the signal still equals that copy field for field.
 //
 // Errors answer a JSON body {"error":"..."}: 413 "request body too large"
 // (a Content-Length over MaxBodyBytes, or a streamed body that grows past
