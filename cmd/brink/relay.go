@@ -77,6 +77,11 @@ func (s *server) openEdgeSide(api fasthttp.RequestHandler, relayMode bool) error
 	if rc.URL == "" && relayMode {
 		return usageError{errors.New("brink relay needs the upstream: set OCTET_URL (relay.url) and LICENSE (relay.license)")}
 	}
+	if rc.URL != "" && s.g.Server == "loop" && s.cfg.PlainAddr() != "" {
+		// http1 runs handlers on the event loop; a relayed request waits
+		// for the upstream and would stall every connection of its loop.
+		return usageError{errors.New("relay.url with --server loop: the relay waits on its upstream and would stall the event loop; use --server fasthttp (the default) or TLS, whose connections the relay serves on their own goroutines")}
+	}
 	if rc.URL != "" {
 		cfg := relay.Config{
 			URL:            rc.URL,

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestRelayUsageErrors: brink relay refuses what it cannot serve, with exit
+// status 2 and a message naming the cause, before listening.
+func TestRelayUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no upstream", nil, []string{"relay", "-i", "127.0.0.1", "-p", "0"}, "OCTET_URL"},
+		{"loop front blocks on the upstream", map[string]string{"OCTET_URL": "http://127.0.0.1:1", "LICENSE": "x"},
+			[]string{"relay", "--server", "loop", "-i", "127.0.0.1", "-p", "0"}, "stall the event loop"},
+		{"partial mutual TLS", map[string]string{"OCTET_URL": "https://127.0.0.1:1", "LICENSE": "x", "OCTET_CA_FILE": "/nonexistent/ca.pem"},
+			[]string{"relay", "-i", "127.0.0.1", "-p", "0"}, "EDGE_CLIENT_CERT_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var out bytes.Buffer
+			err := run(append([]string{"--signal-capture", "off"}, tt.args...), &out, &out)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run(%q) = %v (exit %d), want a usage error mentioning %q", tt.args, err, exitCode(err), tt.want)
+			}
+		})
+	}
+}
