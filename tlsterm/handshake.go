@@ -23,7 +23,7 @@ func (s *Server) handshake(tc *Conn) {
 	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
 	tc.setRaw(nc)
-	_ = nc.keepAlive() // as net.FileConn: best effort
+	s.keepAlive(nc)
 	svc := (*s.services.Load())[tc.tg.service]
 	wire := &wireConn{Conn: nc, replay: tc.replay, sig: &tc.sig.TLS, timing: true}
 	tc.replay = nil
@@ -109,7 +109,7 @@ func (s *Server) passthrough(tc *Conn) {
 	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
 	tc.setRaw(nc)
-	_ = nc.keepAlive() // as net.FileConn: best effort
+	s.keepAlive(nc)
 	defer nc.Close()
 	if s.stopped.Load() {
 		return
@@ -144,4 +144,31 @@ func closeWrite(c net.Conn) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
+}
+
+// Server.keepAliveMode values: whether handed-off sockets inherit Go's
+// TCP keepalive from their listener (see PrepareListener).
+const (
+	keepAliveUnknown int32 = iota
+	keepAliveInherited
+	keepAlivePerConn
+)
+
+// keepAlive gives nc Go's TCP keepalive, as net.FileConn did: nothing to
+// do when the listener's sockets inherit it (checked on the first
+// connection), else four setsockopt calls. Best effort, as in net.
+func (s *Server) keepAlive(nc *sockConn) {
+	switch s.keepAliveMode.Load() {
+	case keepAliveInherited:
+		return
+	case keepAliveUnknown:
+		inherited := false
+		_ = nc.control(func(fd int) { inherited = hasKeepAlive(fd) })
+		if inherited {
+			s.keepAliveMode.Store(keepAliveInherited)
+			return
+		}
+		s.keepAliveMode.Store(keepAlivePerConn)
+	}
+	_ = nc.keepAlive()
 }

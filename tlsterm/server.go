@@ -61,6 +61,8 @@ type Server struct {
 	stopped  atomic.Bool // the grace ran out: queued handshakes are dropped
 	hellos   sync.Pool   // *tlshello.Hello
 	pool     servePool   // goroutines running Services
+
+	keepAliveMode atomic.Int32 // keepAliveUnknown, keepAliveInherited or keepAlivePerConn
 }
 
 var _ loop.Handler = (*Server)(nil)

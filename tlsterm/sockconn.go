@@ -2,6 +2,7 @@ package tlsterm
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -43,30 +44,66 @@ const (
 	keepAliveCount    = 9
 )
 
-// keepAlive turns TCP keepalive on with Go's defaults.
-func (c *sockConn) keepAlive() error {
+// keepAliveOpts are the socket options of Go's TCP keepalive.
+var keepAliveOpts = [...]struct{ level, name, v int }{
+	{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount},
+}
+
+// setKeepAlive turns Go's TCP keepalive on for the socket fd.
+func setKeepAlive(fd int) error {
+	for _, o := range keepAliveOpts {
+		if err := syscall.SetsockoptInt(fd, o.level, o.name, o.v); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	return nil
+}
+
+// hasKeepAlive reports whether the socket fd has Go's TCP keepalive.
+func hasKeepAlive(fd int) bool {
+	for _, o := range keepAliveOpts {
+		if v, err := syscall.GetsockoptInt(fd, o.level, o.name); err != nil || v != o.v {
+			return false
+		}
+	}
+	return true
+}
+
+// PrepareListener sets Go's TCP keepalive (15 s idle and interval, 9
+// probes) on a listening socket, for loop.Config.PrepareListener. Linux
+// copies it to every accepted socket, so a Server whose handed-off
+// sockets already have it (checked once) skips the four setsockopt calls
+// it otherwise makes per connection.
+func PrepareListener(fd int) error {
+	if err := setKeepAlive(fd); err != nil {
+		return fmt.Errorf("tlsterm: keepalive on listening socket %d: %w", fd, err)
+	}
+	return nil
+}
+
+// control runs fn on the descriptor.
+func (c *sockConn) control(fn func(fd int)) error {
 	rc, err := c.f.SyscallConn()
 	if err != nil {
 		return c.opError("set", err)
 	}
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		for _, o := range [...]struct{ level, name, v int }{
-			{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount},
-		} {
-			if serr = syscall.SetsockoptInt(int(fd), o.level, o.name, o.v); serr != nil {
-				return
-			}
-		}
-	})
-	if err == nil && serr != nil {
-		err = os.NewSyscallError("setsockopt", serr)
-	}
-	if err != nil {
+	if err := rc.Control(func(fd uintptr) { fn(int(fd)) }); err != nil {
 		return c.opError("set", err)
+	}
+	return nil
+}
+
+// keepAlive turns TCP keepalive on with Go's defaults.
+func (c *sockConn) keepAlive() error {
+	var serr error
+	if err := c.control(func(fd int) { serr = setKeepAlive(fd) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return c.opError("set", serr)
 	}
 	return nil
 }

@@ -79,25 +79,42 @@ func errString(err error) string {
 }
 
 // TestSockConn: the handed-off socket keeps TCP_NODELAY and the loop's
-// addresses, has Go's TCP keepalive, and its errors read like net.TCPConn's: a timeout, then the
+// addresses, has Go's TCP keepalive (set per connection, or inherited from
+// a listener prepared with PrepareListener), and its errors read like net.TCPConn's: a timeout, then the
 // peer's close as a bare io.EOF, then net.ErrClosed after Close.
 func TestSockConn(t *testing.T) {
-	got := make(chan error, 1)
-	cfg := baseConfig()
-	cfg.Services = map[string]Service{"api": probeService{got}, "other": echoService("other")}
-	ts := start(t, cfg, loop.Config{})
-	c, err := tls.Dial("tcp", ts.addr, clientConfig("engine.test", 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the service did not run")
+	for _, tt := range []struct {
+		name    string
+		prepare func(fd int) error
+		mode    int32
+	}{
+		{"set per connection", nil, keepAlivePerConn},
+		{"inherited from the listener", PrepareListener, keepAliveInherited},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan error, 2)
+			cfg := baseConfig()
+			cfg.Services = map[string]Service{"api": probeService{got}, "other": echoService("other")}
+			ts := start(t, cfg, loop.Config{PrepareListener: tt.prepare})
+			for range 2 { // the first connection decides the mode
+				c, err := tls.Dial("tcp", ts.addr, clientConfig("engine.test", 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-got:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the service did not run")
+				}
+				_ = c.Close()
+			}
+			if m := ts.keepAliveMode.Load(); m != tt.mode {
+				t.Fatalf("keepalive mode %d, want %d", m, tt.mode)
+			}
+		})
 	}
 
 	// Errors straight from a sockConn over a socket pair.
