@@ -35,7 +35,9 @@
 // non-blocking, so it is already on Go's netpoller, and a small net.Conn
 // over it (the loop's addresses, net.TCPConn-shaped errors) replaces
 // net.FileConn, which would dup and register it a second time (about ten
-// system calls per connection). Services run on reused goroutines, so a
+// system calls per connection); it keeps Go's TCP keepalive, set per
+// connection unless the listener was prepared with PrepareListener, whose
+// setting accepted sockets inherit. Services run on reused goroutines, so a
 // connection does not pay for growing a fresh goroutine stack through
 // fasthttp and crypto/tls.
 //
