@@ -346,6 +346,18 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 	}
 	s.tlsTerm = ts
 	cfg := s.loopConfig(dualStack(t.ListenAddr))
+	// TCP keepalive set once on the listener is inherited by every
+	// accepted socket, so tlsterm need not set it per handed-off socket.
+	capturePrepare, logger := cfg.PrepareListener, s.logger
+	cfg.PrepareListener = func(fd int) error {
+		if err := tlsterm.PrepareListener(fd); err != nil {
+			logger.Warn("TLS listener without keepalive defaults; set per connection instead", "err", err)
+		}
+		if capturePrepare != nil {
+			return capturePrepare(fd)
+		}
+		return nil
+	}
 	closing := s.closing
 	cfg.OnShutdown = func() {
 		if closing != nil {
