@@ -280,7 +280,9 @@ func TestUnleash(t *testing.T) {
 
 	for {
 		inst, ok := u.Application(t, app)
-		if ok {
+		// Unleash stores the application before its instances (both in
+		// batches): an application without instances is not there yet.
+		if ok && len(inst) > 0 {
 			if len(inst) != 1 || inst[0].InstanceID != "testenv-1" || inst[0].Environment != env {
 				t.Fatalf("application %q instances %+v", app, inst)
 			}
