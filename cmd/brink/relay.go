@@ -208,9 +208,9 @@ func (r recordingService) ServeConn(c net.Conn) error {
 	return r.HTTPService.ServeConn(c)
 }
 
-// tlsService serves h over terminated TLS connections.
-func (e *edgeSide) tlsService(h fasthttp.RequestHandler) tlsterm.Service {
-	return recordingService{HTTPService: tlsterm.NewHTTPService(h), e: e}
+// tlsService serves srv over terminated TLS connections.
+func (e *edgeSide) tlsService(srv *fasthttp.Server) tlsterm.Service {
+	return recordingService{HTTPService: tlsterm.NewHTTPServiceFrom(srv), e: e}
 }
 
 // start is a hook for work that must begin with serving; nothing yet.

@@ -255,6 +255,28 @@ func (s *server) loopConfig(addr string) loop.Config {
 	return cfg
 }
 
+// maxBody bounds request bodies: 4 MiB as Unleash Edge's, or more when
+// relay.max_body_bytes asks for more (the relay checks its own bound).
+func (s *server) maxBody() int {
+	return max(4<<20, int(s.cfg.Relay.MaxBodyBytes))
+}
+
+// httpServer returns the fasthttp.Server settings every HTTP front shares:
+// the plain fasthttp front and the HTTP services behind TLS.
+func (s *server) httpServer(h fasthttp.RequestHandler) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:               h,
+		Name:                  "brink",
+		NoDefaultServerHeader: true,
+		ReadTimeout:           15 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		MaxRequestBodySize:    s.maxBody(),
+		ReadBufferSize:        8 << 10,
+		Logger:                fasthttpLogger{s.logger},
+		CloseOnShutdown:       true,
+	}
+}
+
 // openPlain opens the plain HTTP front on addr.
 func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 	if s.g.Server == "fasthttp" {
@@ -272,20 +294,10 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 			}
 		}
 		s.addr = s.ln.Addr().String()
-		s.srv = &fasthttp.Server{
-			Handler:               handler,
-			Name:                  "brink",
-			NoDefaultServerHeader: true,
-			ReadTimeout:           15 * time.Second,
-			IdleTimeout:           90 * time.Second,
-			MaxRequestBodySize:    4 << 20,
-			ReadBufferSize:        8 << 10,
-			Logger:                fasthttpLogger{s.logger},
-			CloseOnShutdown:       true,
-		}
+		s.srv = s.httpServer(handler)
 		return nil
 	}
-	hs, err := http1.New(http1.Config{Handler: handler, MaxBodyBytes: 4 << 20, Logger: s.logger})
+	hs, err := http1.New(http1.Config{Handler: handler, MaxBodyBytes: s.maxBody(), Logger: s.logger})
 	if err != nil {
 		return err
 	}
@@ -309,9 +321,9 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 	for _, p := range t.Certificates {
 		pairs = append(pairs, tlsterm.CertPair{CertFile: p.CertFile, KeyFile: p.KeyFile})
 	}
-	services := map[string]tlsterm.Service{tlsterm.ServiceAPI: s.edge.tlsService(handler)}
+	services := map[string]tlsterm.Service{tlsterm.ServiceAPI: s.edge.tlsService(s.httpServer(handler))}
 	if s.edge.relay != nil {
-		services[serviceRelay] = s.edge.tlsService(s.edge.relayOnly)
+		services[serviceRelay] = s.edge.tlsService(s.httpServer(s.edge.relayOnly))
 	}
 	var routes []tlsterm.Route
 	for _, r := range t.Routes {
