@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -22,13 +23,15 @@ import (
 )
 
 // Capture is the eBPF capturer: the sockops program attached to a cgroup
-// and the sk_storage map it fills. Its methods are safe for concurrent use.
+// and the maps it fills (the mmapped slots, and sk_storage). Its methods are safe for concurrent use.
 type Capture struct {
 	objs     tcpsigObjects
 	link     link.Link
 	cgroup   string
 	log      *slog.Logger
 	fallback Fallback
+	slots    *slots
+	closed   atomic.Bool
 	bufs     sync.Pool // *lookupBuf
 	close    sync.Once
 	closeErr error
@@ -55,6 +58,8 @@ var probe = sync.OnceValue(func() error {
 		{"sockops programs", func() error { return features.HaveProgramType(ebpf.SockOps) }},
 		{"sk_storage maps", func() error { return features.HaveMapType(ebpf.SkStorage) }},
 		{"LRU hash maps", func() error { return features.HaveMapType(ebpf.LRUHash) }},
+		{"mmapable array maps", func() error { return features.HaveMapFlag(features.BPF_F_MMAPABLE) }},
+		{"bpf_get_socket_cookie in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnGetSocketCookie) }},
 		{"bpf_sk_storage_get in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnSkStorageGet) }},
 		{"bpf_get_netns_cookie in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnGetNetnsCookie) }},
 		{"bpf_skc_to_tcp_sock in sockops", func() error { return features.HaveProgramHelper(ebpf.SockOps, asm.FnSkcToTcpSock) }},
@@ -103,6 +108,11 @@ func Open(cfg Config) (*Capture, error) {
 		return nil, fmt.Errorf("attaching the sockops program to cgroup %s: %w", cgroup, err)
 	}
 	c.link = l
+	if c.slots, err = mapSlots(c, c.objs.Slots); err != nil {
+		c.link.Close()
+		c.objs.Close()
+		return nil, err
+	}
 	ebpfEnabled.Set(1)
 	return c, nil
 }
@@ -113,16 +123,23 @@ func (c *Capture) Cgroup() string { return c.cgroup }
 // Mode returns connsig.SourceEBPF.
 func (c *Capture) Mode() connsig.Source { return connsig.SourceEBPF }
 
-// Capture fills s (after s.Reset) from the record the program keeps on the
-// accepted socket fd. Without a record (the connection's listener predates
+// Capture fills s (after s.Reset) from the record the program keeps for the
+// accepted socket fd: in its cookie's slot of the mmapped array (one
+// getsockopt), else (the slot was taken) in its sk_storage (one bpf(2)
+// lookup). Without a record (the connection's listener predates
 // Open and its handshake entry was evicted, or the socket is not in the
 // cgroup) it falls back to TCP_SAVED_SYN and TCP_INFO for this connection.
 // It allocates nothing.
 func (c *Capture) Capture(fd int, s *connsig.Signal) error {
 	s.Reset()
 	b := c.bufs.Get().(*lookupBuf)
-	b.key = uint32(fd)
-	err := c.objs.Records.Lookup(&b.key, &b.val)
+	var err error
+	if cookie, cerr := socketCookie(fd); cerr == nil && !c.closed.Load() && c.slots.read(cookie, &b.val) {
+		err = nil
+	} else {
+		b.key = uint32(fd)
+		err = c.objs.Records.Lookup(&b.key, &b.val)
+	}
 	if err == nil {
 		err = decodeRecord(b.val[:], s)
 	}
@@ -163,6 +180,7 @@ func (c *Capture) instrumented(fd int) bool {
 func (c *Capture) Close() error {
 	c.close.Do(func() {
 		ebpfEnabled.Set(0)
+		c.closed.Store(true)
 		c.closeErr = errors.Join(c.link.Close(), c.objs.Close())
 	})
 	return c.closeErr

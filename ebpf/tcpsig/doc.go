@@ -7,7 +7,7 @@
 //
 // eBPF (Open, *Capture): one cgroup v2 sockops program (sockops.c; bpf2go
 // output committed, so go build needs no clang) records, per passive
-// connection, into BPF_MAP_TYPE_SK_STORAGE on the accepted socket:
+// connection, a record for the accepted socket (where it is kept: below):
 //
 //   - the SYN's time: BPF_SOCK_OPS_TIMEOUT_INIT, the first callback on the
 //     new request socket, in the softirq that processes the SYN;
@@ -23,8 +23,22 @@
 //     BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB on the new socket.
 //
 // The request-socket callbacks keep their part in an LRU hash keyed by netns
-// cookie and 4-tuple until PASSIVE_ESTABLISHED moves it into sk_storage.
-// Capture reads it with one map lookup keyed by the socket's fd. No XDP/TC
+// cookie and 4-tuple until PASSIVE_ESTABLISHED moves it into the record's
+// place: the slot (socket cookie mod 16384) of a BPF_F_MMAPABLE array that
+// Open mmaps, or, when that slot holds another connection's unread record
+// younger than 5 s, BPF_MAP_TYPE_SK_STORAGE on the socket. Capture gets the
+// accepted socket's cookie (getsockopt SO_COOKIE), copies its slot with plain
+// loads and validates the copy with one compare-and-swap on the slot's state
+// (the program claims and publishes a slot with compare-and-swaps and counts
+// its writes there, so a read that a write overlapped is detected and never
+// used); otherwise it does the bpf(2) lookup of the sk_storage keyed by the
+// fd. The slot path spares a bpf(2) call (with the kernel's copy of the value
+// through a temporary buffer) and an sk_storage allocation and RCU free per
+// connection: in BenchmarkCapture, 1.45 µs instead of 2.3 µs, both mostly
+// syscall entry on this VM. A record whose slot was reused because it went
+// unread for 5 s (its connection waited that long in the accept queue, and
+// 16384 newer sockets took cookies meanwhile) is lost: that connection gets
+// the fallback. No XDP/TC
 // program and no per-interface attachment are needed: the SYN-ACK callback
 // sees the SYN even with syncookies. BPF_SOCK_OPS_PARSE_HDR_OPT_CB is not
 // used (on the final ACK it cannot see the SYN), nor BPF_SOCK_OPS_RTT_CB
@@ -73,7 +87,9 @@
 // # Contracts
 //
 // Allocation: Capture (both modes) and the record decoder allocate nothing
-// in steady state (the eBPF lookup buffers are pooled). Concurrency: Capture
+// in steady state (the eBPF lookup buffers are pooled; the slots are mapped
+// once by Open and unmapped by a cleanup once the Capture is unreachable, so
+// a Capture racing Close never faults). Concurrency: Capture
 // and PrepareListener are safe to call from concurrently running loops; Open,
 // Auto and Close are cold. Buffers: Capture keeps no reference to the
 // Signal. Errors: Capture returns sentinels or a unix.Errno, unwrapped.

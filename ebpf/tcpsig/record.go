@@ -43,8 +43,8 @@ const (
 // noMinRTT is the kernel's "no sample yet" minimum RTT (minmax reset to ~0U).
 const noMinRTT = ^uint32(0)
 
-// decodeRecord decodes the sk_storage value of an accepted socket (the bytes
-// of struct record) into s's timing, RTT and SYN fields and sets
+// decodeRecord decodes the record of an accepted socket (the bytes of struct
+// record, from its slot or its sk_storage) into s's timing, RTT and SYN fields and sets
 // TimingSource, and SYNSource when the SYN parsed (a SYN whose options are
 // malformed counts: its header fields are kept). It reads only within b and
 // allocates nothing. It returns ErrShortRecord, ErrRecordVersion,

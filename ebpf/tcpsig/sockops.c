@@ -3,7 +3,10 @@
 // sockops.c: brink's connection-signal capture, one cgroup v2 sockops program.
 //
 // For every passive TCP connection of a listener in the cgroup it records,
-// in BPF_MAP_TYPE_SK_STORAGE on the accepted socket (userspace looks it up
+// in the slot of the accepted socket's cookie in the BPF_F_MMAPABLE array
+// "slots" (userspace reads it from its mapping after getsockopt SO_COOKIE,
+// with no bpf(2) call), or, when that slot holds another connection's unread
+// record, in BPF_MAP_TYPE_SK_STORAGE on the socket (userspace looks it up
 // with the socket's fd as the key):
 //
 //   syn_ns          bpf_ktime_get_ns() when the kernel processed the SYN:
@@ -27,8 +30,9 @@
 // exist yet, and in syncookie mode the request socket is gone before the ACK),
 // so they keep their part in an LRU hash keyed by netns cookie and 4-tuple
 // (addresses as IPv6, IPv4 mapped, so a dual-stack listener's AF_INET request
-// and AF_INET6 child agree); PASSIVE_ESTABLISHED moves it into sk_storage and
-// deletes it. No XDP/TC program and no per-interface attachment is needed.
+// and AF_INET6 child agree); PASSIVE_ESTABLISHED moves it into the slot (or
+// sk_storage) and deletes it. Slot writes use compare-and-swaps (BPF
+// atomics: -mcpu=v3, Linux 5.12+). No XDP/TC program and no per-interface attachment is needed.
 //
 // The SYN-ACK callback runs only for listeners with
 // BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG, which the program sets in
@@ -70,6 +74,11 @@ struct tcp_sock {
 // in syncookie mode the oldest are evicted and those connections lose their
 // SYN record (about 200 bytes an entry: some 3 MiB).
 #define PENDING_MAX 16384
+// Slots of the mmapped array (a power of two): 16384 of 208 bytes, 3.3 MiB.
+#define SLOTS 16384
+// A full slot that userspace has not read for this long may be reused: its
+// connection waited in the accept queue that long, or is not brink's.
+#define SLOT_STALE_NS (5ULL * 1000 * 1000 * 1000)
 
 enum {
 	F_SYN = 1 << 0,         // syn[] holds the SYN's IP+TCP headers
@@ -99,6 +108,27 @@ struct record {
 	__u8 syn[SYN_MAX];
 };
 
+// Slot states, in the low 2 bits of slot.state; the upper 30 bits count the
+// slot's writes, so that userspace detects a write that overlapped its read.
+enum {
+	SLOT_FREE = 0,
+	SLOT_WRITING = 1,
+	SLOT_FULL = 2,     // written, not read yet
+	SLOT_CONSUMED = 3, // read by userspace (still readable, reusable)
+};
+
+// One entry of the mmapped array: the record of the socket whose cookie it
+// holds. The program claims a slot with a compare-and-swap on state (so two
+// writers never share one) and publishes it with another; userspace reads it
+// with plain loads and validates (and marks it consumed) with a
+// compare-and-swap.
+struct slot {
+	__u32 state;
+	__u32 pad;
+	__u64 cookie;
+	struct record rec;
+};
+
 struct tuple {
 	__u64 netns;
 	__u32 laddr[4];
@@ -120,6 +150,14 @@ struct {
 	__type(key, int);
 	__type(value, struct record);
 } records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SLOTS);
+	__type(key, __u32);
+	__type(value, struct slot);
+} slots SEC(".maps");
 
 // ctx reads a sock_ops context field with a volatile load.
 #define ctx(skops, field) (*(volatile __u32 *)&(skops)->field)
@@ -214,20 +252,37 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	r->synacks++;
 }
 
-// on_established runs on the accepted socket when the final ACK arrives.
-static __always_inline void on_established(struct bpf_sock_ops *skops)
+// claim_slot returns the slot for the socket cookie, claimed for writing,
+// or 0 when it holds another connection's unread, recent record (or another
+// program run is writing it).
+static __always_inline struct slot *claim_slot(__u64 cookie, __u64 now, __u32 *state)
 {
-	struct bpf_sock *sk = skops->sk;
-	struct tuple t = {};
-	struct record *st, *r;
-	struct tcp_sock *tp;
-	__u64 now = bpf_ktime_get_ns();
+	__u32 idx = cookie & (SLOTS - 1);
+	struct slot *s = bpf_map_lookup_elem(&slots, &idx);
+	__u32 v, nv;
 
-	if (!sk)
-		return;
-	st = bpf_sk_storage_get(&records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st)
-		return;
+	if (!s)
+		return 0;
+	v = *(volatile __u32 *)&s->state;
+	if ((v & 3) == SLOT_WRITING)
+		return 0;
+	if ((v & 3) == SLOT_FULL && now - s->rec.ack_ns < SLOT_STALE_NS)
+		return 0;
+	nv = (((v >> 2) + 1) << 2) | SLOT_WRITING;
+	if (__sync_val_compare_and_swap(&s->state, v, nv) != v)
+		return 0;
+	*state = nv;
+	return s;
+}
+
+// fill_record writes the accepted socket's record into st.
+static __always_inline void fill_record(struct bpf_sock_ops *skops, struct bpf_sock *sk,
+					struct record *st, __u64 now)
+{
+	struct tuple t = {};
+	struct record *r;
+	struct tcp_sock *tp;
+
 	if (!make_tuple(skops, &t)) {
 		r = bpf_map_lookup_elem(&pending, &t);
 		if (r) {
@@ -247,6 +302,35 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	st->flags |= F_ESTABLISHED;
 	if (!(st->flags & F_SYN))
 		save_syn(skops, st); // the child's saved SYN, when the listener has TCP_SAVE_SYN
+}
+
+// on_established runs on the accepted socket when the final ACK arrives. The
+// record goes into the socket cookie's slot of the mmapped array, which
+// userspace reads without a bpf(2) call; only when that slot is taken does it
+// go into the socket's sk_storage.
+static __always_inline void on_established(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct record *st;
+	struct slot *s;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie;
+	__u32 state = 0;
+
+	if (!sk)
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	s = claim_slot(cookie, now, &state);
+	if (s) {
+		__builtin_memset(&s->rec, 0, sizeof(s->rec));
+		s->cookie = cookie;
+		fill_record(skops, sk, &s->rec, now);
+		__sync_val_compare_and_swap(&s->state, state, (state & ~3) | SLOT_FULL);
+	} else {
+		st = bpf_sk_storage_get(&records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st)
+			fill_record(skops, sk, st, now);
+	}
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }
 

@@ -33,6 +33,14 @@ type tcpsigRecord struct {
 	Syn          [128]uint8
 }
 
+type tcpsigSlot struct {
+	_      structs.HostLayout
+	State  uint32
+	Pad    uint32
+	Cookie uint64
+	Rec    tcpsigRecord
+}
+
 type tcpsigTuple struct {
 	_     structs.HostLayout
 	Netns uint64
@@ -48,6 +56,7 @@ type tcpsigTuple struct {
 const (
 	tcpsigMapPending        = "pending"
 	tcpsigMapRecords        = "records"
+	tcpsigMapSlots          = "slots"
 	tcpsigProgTcpsigSockops = "tcpsig_sockops"
 )
 
@@ -102,6 +111,7 @@ type tcpsigProgramSpecs struct {
 type tcpsigMapSpecs struct {
 	Pending *ebpf.MapSpec `ebpf:"pending"`
 	Records *ebpf.MapSpec `ebpf:"records"`
+	Slots   *ebpf.MapSpec `ebpf:"slots"`
 }
 
 // tcpsigVariableSpecs contains global variables before they are loaded into the kernel.
@@ -132,12 +142,14 @@ func (o *tcpsigObjects) Close() error {
 type tcpsigMaps struct {
 	Pending *ebpf.Map `ebpf:"pending"`
 	Records *ebpf.Map `ebpf:"records"`
+	Slots   *ebpf.Map `ebpf:"slots"`
 }
 
 func (m *tcpsigMaps) Close() error {
 	return _TcpsigClose(
 		m.Pending,
 		m.Records,
+		m.Slots,
 	)
 }
 
