@@ -73,11 +73,11 @@ for e in "${entries[@]}"; do
 	if [ -n "${BRINK_BIN_B:-}" ]; then names+=("${e%%=*}-b") args+=("${e#*=}") bins+=("$BRINK_BIN_B"); fi
 done
 n=${#names[@]}
-pids=() ports=() cg= qcg=
+pids=() ports=() cgs=() qcg=
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ -n "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi
+	for c in "${cgs[@]}"; do rmdir "$c" 2>/dev/null || true; done
 	if [ -n "$qcg" ]; then rmdir "$qcg" 2>/dev/null || true; fi
 }
 # SERVER_QUOTA=0.5 caps every server at half a CPU (a cgroup v1 cpu quota,
@@ -109,8 +109,11 @@ for i in $(seq 0 $((n - 1))); do
 	cmd="exec env$envs nice -n $NICE taskset -c $SERVER_CPU ${bins[$i]} offline --demo -i 127.0.0.1 --port $port$rest"
 	if [ -n "$qcg" ]; then cmd="echo \$\$ > $qcg/cgroup.procs && $cmd"; fi
 	if [[ ${args[$i]} == *"capture ebpf"* && $CGROUP_EBPF == own ]]; then
-		cg=/sys/fs/cgroup/unified/brink-ab-$$
+		# One cgroup per eBPF server: each attaches its own program, which
+		# would otherwise run for the other's connections too.
+		cg=/sys/fs/cgroup/unified/brink-ab-$$-${names[$i]}
 		mkdir -p "$cg"
+		cgs+=("$cg")
 		cmd="echo \$\$ > $cg/cgroup.procs && $cmd"
 	fi
 	sh -c "$cmd" >"/tmp/brink-ab-$$-${names[$i]}.log" 2>&1 &
