@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/brink-edge/brink/relay"
 )
 
 // TestRelayUsageErrors: brink relay refuses what it cannot serve, with exit
@@ -32,5 +36,28 @@ func TestRelayUsageErrors(t *testing.T) {
 				t.Fatalf("run(%q) = %v (exit %d), want a usage error mentioning %q", tt.args, err, exitCode(err), tt.want)
 			}
 		})
+	}
+}
+
+// TestFrontAllocatesNothing: the handler put in front of the flag API
+// (/health, relay routes) adds no allocation to a request it passes on.
+func TestFrontAllocatesNothing(t *testing.T) {
+	e := &edgeSide{health: relay.NewHealth(relay.HealthConfig{Version: "test"})}
+	defer e.health.Close()
+	served := 0
+	h := e.front(func(*fasthttp.RequestCtx) { served++ }, false)
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/api/frontend?userId=1")
+	allocs := testing.AllocsPerRun(1000, func() { h(&ctx) })
+	if allocs != 0 {
+		t.Errorf("front: %v allocations per request, want 0", allocs)
+	}
+	if served == 0 {
+		t.Fatal("the API handler was not called")
+	}
+	ctx.Request.SetRequestURI("/health")
+	h(&ctx)
+	if !bytes.Contains(ctx.Response.Body(), []byte(`"ok":true`)) {
+		t.Errorf("/health answered %q", ctx.Response.Body())
 	}
 }
