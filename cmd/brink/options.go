@@ -217,6 +217,7 @@ func (o *offlineOptions) register(fs *flagSet) {
 type probeOptions struct {
 	EdgeURL string
 	CAFile  string
+	Local   bool
 }
 
 func (o *probeOptions) register(fs *flagSet) {
@@ -224,6 +225,7 @@ func (o *probeOptions) register(fs *flagSet) {
 	fs.env("edge-url", "EDGE_URL")
 	fs.StringVarP(&o.CAFile, "ca-certificate-file", "c", "", "CA certificate for a self-signed HTTPS endpoint")
 	fs.env("ca-certificate-file", "CA_CERTIFICATE_FILE")
+	fs.BoolVar(&o.Local, "local", false, "probe the brink of this host or container: address and scheme from its own settings (PORT, INTERFACE, EDGE_TLS_*, TLS_*, BRINK_*, BRINK_CONFIG); its HTTPS certificate is not verified, as the kubelet's HTTPS probes do not")
 }
 
 func lookupEnv(k string) string { return os.Getenv(k) }

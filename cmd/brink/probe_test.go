@@ -102,3 +102,45 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeLocal: `brink health --local` finds the server from the same
+// settings the server reads: plain HTTP on PORT, or HTTPS on PORT when the
+// Octet certificate variables are set (not verified: a local probe).
+func TestProbeLocal(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/internal-backstage/health" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"status":"OK"}`))
+	})
+	for _, tlsOn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "tls"}[tlsOn], func(t *testing.T) {
+			var srv *httptest.Server
+			if tlsOn {
+				srv = httptest.NewTLSServer(handler)
+				t.Setenv("EDGE_TLS_CERT_FILE", "/etc/brink/cert.pem")
+				t.Setenv("EDGE_TLS_KEY_FILE", "/etc/brink/key.pem")
+			} else {
+				srv = httptest.NewServer(handler)
+			}
+			defer srv.Close()
+			_, port, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(srv.URL, "https://"), "http://"), ":")
+			t.Setenv("PORT", port)
+			t.Setenv("REDIS_PORT", "tcp://10.0.0.1:6379") // a Kubernetes service variable
+			var out bytes.Buffer
+			if err := run([]string{"health", "--local"}, &out, &out); err != nil {
+				t.Fatalf("health --local: %v", err)
+			}
+			scheme := map[bool]string{false: "http://", true: "https://"}[tlsOn]
+			if !strings.Contains(out.String(), scheme+"127.0.0.1:"+port+"/internal-backstage/health") {
+				t.Errorf("probed %q, want %s127.0.0.1:%s", out.String(), scheme, port)
+			}
+		})
+	}
+	t.Setenv("PORT", "not-a-port")
+	var out bytes.Buffer
+	if err := run([]string{"health", "--local"}, &out, &out); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "PORT") {
+		t.Fatalf("health --local with a bad PORT = %v, want a usage error naming PORT", err)
+	}
+}
