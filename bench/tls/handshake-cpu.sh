@@ -19,6 +19,7 @@
 #   brink-nocap    the same with --signal-capture off
 #   brink-gogc200  the same as brink with GOGC=200 in its environment
 #   brink-gogc400  the same as brink with GOGC=400
+#   brink-nocap-gogc200  --signal-capture off and GOGC=200 (not in the default set)
 #   nginx          bench/tls/nginx-tls.conf (worker_processes 1, tickets on)
 #   gotls          bench/tls/cmd/static -tls-listen (crypto/tls + fasthttp)
 # All serve the same self-signed ECDSA P-256 certificate.
@@ -50,7 +51,7 @@ case $brink in /*) ;; *) brink=$root/$brink ;; esac
 
 read -r -a servers <<<"$SERVERS"
 for s in "${servers[@]}"; do
-	case $s in brink | brink-nocap | brink-gogc200 | brink-gogc400 | nginx | gotls) ;; *) die "SERVERS: unknown server $s" ;; esac
+	case $s in brink | brink-nocap | brink-gogc200 | brink-gogc400 | brink-nocap-gogc200 | nginx | gotls) ;; *) die "SERVERS: unknown server $s" ;; esac
 done
 dur=$(secs "$DURATION")
 wu=$(secs "$WARMUP")
@@ -95,6 +96,7 @@ start() {
 		brink-nocap) extra=(--signal-capture off) ;;
 		brink-gogc200) env=(GOGC=200) ;;
 		brink-gogc400) env=(GOGC=400) ;;
+		brink-nocap-gogc200) env=(GOGC=200) extra=(--signal-capture off) ;;
 		esac
 		env "${env[@]}" taskset -c "$SERVER_CPU" "$brink" offline --demo -i 127.0.0.1 --port "$p_aux" --tls-enable \
 			--tls-server-cert "$run/ecdsa.pem" --tls-server-key "$run/ecdsa.key" --tls-server-port "$p_tls" "${extra[@]}" >"$run/$s.r$round.log" 2>&1 &
@@ -158,6 +160,7 @@ label() {
 	brink-nocap) echo "brink --signal-capture off" ;;
 	brink-gogc200) echo "brink, GOGC=200" ;;
 	brink-gogc400) echo "brink, GOGC=400" ;;
+	brink-nocap-gogc200) echo "brink --signal-capture off, GOGC=200" ;;
 	nginx) echo "nginx $("$nginx" -v 2>&1 | sed 's/.*nginx\///'), 1 worker" ;;
 	gotls) echo "bare crypto/tls (bench/tls/cmd/static)" ;;
 	esac
