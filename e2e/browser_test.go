@@ -141,21 +141,21 @@ func servePage(t *testing.T, bundle string, cfg map[string]any) *httptest.Server
 	return srv
 }
 
-// dumpDOM runs headless Chromium on pageURL and returns the DOM it dumps
-// once the page's virtual time budget is spent. Chromium runs in its own
+// dumpDOM runs headless Chromium (with the extra flags) on pageURL and
+// returns the DOM it dumps once the page's virtual time budget is spent. Chromium runs in its own
 // process group, killed by its PID when over limit and on return.
-func dumpDOM(t *testing.T, chromium, pageURL string, limit time.Duration) string {
+func dumpDOM(t *testing.T, chromium, pageURL string, limit time.Duration, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium,
+	args := append([]string{
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--disable-extensions", "--no-default-browser-check",
-		"--user-data-dir="+filepath.Join(dir, "profile"),
-		"--virtual-time-budget=30000",
-		"--dump-dom", pageURL)
+		"--user-data-dir=" + filepath.Join(dir, "profile"),
+		"--virtual-time-budget=30000"}, extra...)
+	cmd := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", pageURL)...)
 	cmd.Env = append(os.Environ(), "HOME="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"html"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -42,7 +38,7 @@ func TestRelayBrowser(t *testing.T) {
 	}
 	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 	pageURL := "https://octet.test:" + strconv.Itoa(port) + "/"
-	dom := dumpDOMWith(t, chromium, pageURL, 60*time.Second,
+	dom := dumpDOM(t, chromium, pageURL, 60*time.Second,
 		"--host-resolver-rules=MAP octet.test 127.0.0.1",
 		"--ignore-certificate-errors-spki-list="+base64.StdEncoding.EncodeToString(spki[:]))
 
@@ -105,36 +101,4 @@ func TestRelayBrowser(t *testing.T) {
 	if !page1 || !fetch {
 		t.Errorf("the upstream saw page %v, fetch %v; want both", page1, fetch)
 	}
-}
-
-// dumpDOMWith is dumpDOM (browser_test.go) with extra Chromium flags.
-func dumpDOMWith(t *testing.T, chromium, pageURL string, limit time.Duration, extra ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	args := append([]string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--disable-extensions", "--no-default-browser-check",
-		"--user-data-dir=" + filepath.Join(dir, "profile"),
-		"--virtual-time-budget=30000"}, extra...)
-	cmd := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", pageURL)...)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("chromium still running after %v, killed; stderr:\n%s", limit, tail(stderr.String(), 3000))
-	}
-	if err != nil {
-		t.Fatalf("chromium: %v; stderr:\n%s", err, tail(stderr.String(), 3000))
-	}
-	return stdout.String()
 }
