@@ -213,9 +213,6 @@ func (e *edgeSide) tlsService(srv *fasthttp.Server) tlsterm.Service {
 	return recordingService{HTTPService: tlsterm.NewHTTPServiceFrom(srv), e: e}
 }
 
-// start is a hook for work that must begin with serving; nothing yet.
-func (e *edgeSide) start(context.Context) {}
-
 // shutdown flushes the connector (spooling what the upstream does not take
 // in time) after the listeners drained.
 func (e *edgeSide) shutdown(logger *slog.Logger) {

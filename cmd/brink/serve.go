@@ -54,9 +54,8 @@ type server struct {
 	tlsTerm *tlsterm.Server
 
 	// The redirect listener (http.listen_addr).
-	redirAddr string
-	redirLn   net.Listener
-	redirSrv  *fasthttp.Server
+	redirLn  net.Listener
+	redirSrv *fasthttp.Server
 
 	admin *admin.Server
 }
@@ -169,17 +168,14 @@ func dualStack(addr string) string {
 }
 
 // listenTCP opens a plain TCP listener (Go's default multipath TCP rejects
-// TCP_SAVE_SYN). "::" falls back to 0.0.0.0 on hosts without IPv6.
+// TCP_SAVE_SYN) on addr, "::" falling back to 0.0.0.0 on hosts without
+// IPv6 (dualStack).
 func listenTCP(addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
+	addr = dualStack(addr)
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		if host, port, e := net.SplitHostPort(addr); e == nil && host == "::" {
-			if ln4, err4 := lc.Listen(context.Background(), "tcp", net.JoinHostPort("0.0.0.0", port)); err4 == nil {
-				return ln4, nil
-			}
-		}
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	return ln, nil
@@ -370,19 +366,11 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 		}
 		return nil
 	}
-	closing := s.closing
-	cfg.OnShutdown = func() {
-		if closing != nil {
-			closing()
-		}
-	}
+	cfg.OnShutdown = s.closing
 	if s.tlsLoop, err = loop.New(cfg, ts); err != nil {
 		return fmt.Errorf("starting the TLS listener on %s: %w", t.ListenAddr, err)
 	}
 	s.tlsAddr = s.tlsLoop.Addr()
-	if s.cfg.Server.Port != 0 && s.addr == "" {
-		s.logger.Debug("plain HTTP off: TLS serves the API", "tls", s.tlsAddr)
-	}
 	return nil
 }
 
@@ -397,11 +385,11 @@ func (s *server) openRedirect() error {
 	if err != nil {
 		return usageError{err}
 	}
-	ln, err := listenTCP(dualStack(s.cfg.HTTP.ListenAddr))
+	ln, err := listenTCP(s.cfg.HTTP.ListenAddr)
 	if err != nil {
 		return err
 	}
-	s.redirLn, s.redirAddr = ln, ln.Addr().String()
+	s.redirLn = ln
 	s.redirSrv = &fasthttp.Server{
 		Handler:               h,
 		Name:                  "brink",
@@ -484,9 +472,6 @@ func (s *server) run(ctx context.Context) error {
 	}
 	if s.admin != nil {
 		wg.Go(func() { fail(s.admin.Run(ctx)) })
-	}
-	if s.edge != nil {
-		s.edge.start(ctx)
 	}
 	wg.Wait()
 	if s.edge != nil {
