@@ -1,5 +1,7 @@
 package connsig
 
+import "net/netip"
+
 // Source says where a group of values came from.
 type Source uint8
 
@@ -143,6 +145,20 @@ func (s *Signal) Reset() { *s = Signal{WScale: -1} }
 // be safe to call from concurrently running loops.
 type Capturer interface {
 	Capture(fd int, s *Signal) error
+}
+
+// AddrCapturer is implemented by Capturers that can find a connection's
+// record from its addresses instead of asking the socket (the eBPF
+// capture keys its records by the connection's addresses, so this saves
+// the getsockopt(SO_COOKIE) that Capture needs). Callers that know the
+// accepted socket's addresses (the loop does, from accept) call
+// CaptureAddr instead of Capture; local may carry an unspecified address
+// (a listener bound to 0.0.0.0 or ::) when only its port is known. The
+// same rules as Capture apply: no blocking, no allocation, safe for
+// concurrent use; a result that cannot be matched to the addresses falls
+// back to what Capture would do.
+type AddrCapturer interface {
+	CaptureAddr(fd int, local, remote netip.AddrPort, s *Signal) error
 }
 
 // ListenerPreparer is implemented by Capturers that need a setting on the
