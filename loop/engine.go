@@ -2,6 +2,8 @@ package loop
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -112,7 +114,11 @@ func (e *engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := s.getConn()
 	c.gc = gc
 	c.sig.Reset()
-	if cp := s.cfg.Capturer; cp != nil {
+	if ac := s.addrCap; ac != nil {
+		if err := ac.CaptureAddr(gc.Fd(), addrPort(gc.LocalAddr()), addrPort(gc.RemoteAddr()), &c.sig); err != nil {
+			captureErrors.Inc()
+		}
+	} else if cp := s.cfg.Capturer; cp != nil {
 		if err := cp.Capture(gc.Fd(), &c.sig); err != nil {
 			captureErrors.Inc()
 		}
@@ -241,4 +247,14 @@ func (e *engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	s.putConn(c)
 	return gnet.None
+}
+
+// addrPort is a's address and port, the zero AddrPort when a is no TCP
+// address (gnet gives accepted connections *net.TCPAddr values; the local
+// one is the listener's, so its IP may be unspecified).
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -236,6 +237,46 @@ func TestCapturerOncePerConnBeforeData(t *testing.T) {
 		if fd <= 2 {
 			t.Errorf("Capture got fd %d", fd)
 		}
+	}
+}
+
+// addrCapturer records the addresses CaptureAddr was given; Capture must
+// not be called when CaptureAddr exists.
+type addrCapturer struct {
+	fakeCapturer
+	local, remote []netip.AddrPort
+}
+
+func (a *addrCapturer) CaptureAddr(fd int, local, remote netip.AddrPort, s *connsig.Signal) error {
+	a.mu.Lock()
+	a.local, a.remote = append(a.local, local), append(a.remote, remote)
+	a.mu.Unlock()
+	s.TTL = 9
+	return nil
+}
+
+func (a *addrCapturer) Capture(int, *connsig.Signal) error {
+	return errors.New("Capture called although CaptureAddr exists")
+}
+
+func TestAddrCapturerGetsTheConnectionsAddresses(t *testing.T) {
+	ac := &addrCapturer{}
+	ts := startTest(t, Config{Capturer: ac})
+	c := dial(t, ts.Addr())
+	c.send(t, "ttl\n")
+	if got := c.line(t); got != "ttttttttt" {
+		t.Fatalf("signal TTL seen by OnData: %q, want 9 t's", got)
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if len(ac.remote) != 1 {
+		t.Fatalf("CaptureAddr called %d times for one connection", len(ac.remote))
+	}
+	if want := c.LocalAddr().(*net.TCPAddr).AddrPort(); ac.remote[0] != want {
+		t.Errorf("remote %v, want the client's address %v", ac.remote[0], want)
+	}
+	if want := c.RemoteAddr().(*net.TCPAddr).AddrPort().Port(); ac.local[0].Port() != want {
+		t.Errorf("local %v, want port %d", ac.local[0], want)
 	}
 }
 
