@@ -36,8 +36,10 @@ func sendRaw(t *testing.T, addr string, chunks ...[]byte) []byte {
 	return got
 }
 
-func TestBadInput(t *testing.T) {
-	ts := start(t, baseConfig(), loop.Config{ReadHeaderTimeout: 300 * time.Millisecond})
+func TestBadInput(t *testing.T) { eachMode(t, testBadInput) }
+
+func testBadInput(t *testing.T, m mode) {
+	ts := m.start(t, baseConfig(), loop.Config{ReadHeaderTimeout: 300 * time.Millisecond})
 	serving := func(t *testing.T) {
 		t.Helper()
 		if line, _, err := get(t, ts.addr, clientConfig("engine.test", 0), ""); err != nil || answer(t, line)["svc"] != "api" {

@@ -40,14 +40,16 @@ func renameIn(t testing.TB, live CertPair, certPEM, keyPEM []byte) {
 	}
 }
 
-func TestCertsBySNI(t *testing.T) {
+func TestCertsBySNI(t *testing.T) { eachMode(t, testCertsBySNI) }
+
+func testCertsBySNI(t *testing.T, m mode) {
 	dir := t.TempDir()
 	c1, k1 := leaf(t, 100, false, "engine.test", "*.t.engine.test")
 	c2, k2 := leaf(t, 200, true, "other.test", "*.example.test")
 	cfg := baseConfig()
 	cfg.Certs = []CertPair{writePair(t, dir, "a", c1, k1), writePair(t, dir, "b", c2, k2)}
 	cfg.Routes = append(cfg.Routes, Route{Host: "*.example.test", Service: "other"})
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	for sni, want := range map[string]int64{"engine.test": 100, "x.t.engine.test": 100, "other.test": 200, "b.example.test": 200} {
 		if got, err := handshakeSerial(t, ts.addr, sni); err != nil || got != want {
 			t.Errorf("%s: serial %d (%v), want %d", sni, got, err, want)
@@ -58,14 +60,16 @@ func TestCertsBySNI(t *testing.T) {
 // TestCertReloadUnderLoad renames a new pair into place while 4 clients
 // handshake in a loop: no handshake fails, and new connections get the new
 // certificate.
-func TestCertReloadUnderLoad(t *testing.T) {
+func TestCertReloadUnderLoad(t *testing.T) { eachMode(t, testCertReloadUnderLoad) }
+
+func testCertReloadUnderLoad(t *testing.T, m mode) {
 	dir := t.TempDir()
 	c, k := leaf(t, 100, false, "engine.test")
 	live := writePair(t, dir, "live", c, k)
 	cfg := baseConfig()
 	cfg.Certs = []CertPair{live}
 	cfg.Routes = nil
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 
 	var ok, failed, newSerial atomic.Int64
 	var firstErr atomic.Value
@@ -117,14 +121,16 @@ func TestCertReloadUnderLoad(t *testing.T) {
 
 // TestCertReloadBroken: a half-written key and a mismatched pair keep the
 // old certificate and are logged once each; a good pair is then taken.
-func TestCertReloadBroken(t *testing.T) {
+func TestCertReloadBroken(t *testing.T) { eachMode(t, testCertReloadBroken) }
+
+func testCertReloadBroken(t *testing.T, m mode) {
 	dir := t.TempDir()
 	c, k := leaf(t, 100, false, "engine.test")
 	live := writePair(t, dir, "live", c, k)
 	cfg := baseConfig()
 	cfg.Certs = []CertPair{live}
 	cfg.Routes = nil
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	ps := ts.Certs().pairs[0]
 	check := func(want int64) {
 		t.Helper()

@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// handshake runs tc's TLS handshake on a worker and starts its service.
+// handshake runs tc's TLS handshake on a worker (loop mode) and starts its
+// service.
 func (s *Server) handshake(tc *Conn) {
 	if s.stopped.Load() || time.Since(tc.enq) > s.cfg.HandshakeTimeout {
 		failQueue.Inc()
@@ -24,6 +25,16 @@ func (s *Server) handshake(tc *Conn) {
 	tc.file = nil
 	tc.setRaw(nc)
 	s.keepAlive(nc)
+	if svc := s.terminate(tc, nc); svc != nil {
+		s.pool.run(serveJob{s: s, svc: svc, tc: tc})
+	}
+}
+
+// terminate runs tc's TLS handshake over nc, replaying tc.replay first,
+// and returns the Service to serve the terminated connection with; nil
+// when the handshake failed, after closing nc and untracking tc. Both
+// accept modes end here.
+func (s *Server) terminate(tc *Conn, nc net.Conn) Service {
 	svc := (*s.services.Load())[tc.tg.service]
 	wire := &wireConn{Conn: nc, replay: tc.replay, sig: &tc.sig.TLS, timing: true}
 	tc.replay = nil
@@ -37,7 +48,7 @@ func (s *Server) handshake(tc *Conn) {
 		s.cfg.Logger.Debug("tls: handshake failed", "remote", nc.RemoteAddr().String(), "sni", string(tc.sig.TLS.SNI[:tc.sig.TLS.SNILen]), "reason", reason, "err", err)
 		_ = nc.Close()
 		s.untrack(tc)
-		return
+		return nil
 	}
 	_ = nc.SetDeadline(time.Time{})
 	handshakeDuration.UpdateDuration(start)
@@ -51,7 +62,7 @@ func (s *Server) handshake(tc *Conn) {
 	}
 	tc.Conn = conn
 	tc.served.Store(true)
-	s.pool.run(serveJob{s: s, svc: svc.svc, tc: tc})
+	return svc.svc
 }
 
 // serve runs a Service on tc and closes tc when it returns; a panicking
@@ -102,14 +113,20 @@ func isClosed(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed)
 }
 
-// passthrough relays tc's bytes, ClientHello first, to its route's
-// backend and back, half-closing each way when the other side ends.
+// passthrough relays a handed-off tc (loop mode) on its own goroutine.
 func (s *Server) passthrough(tc *Conn) {
-	defer s.untrack(tc)
 	nc := newSockConn(tc.file, tc.laddr, tc.raddr)
 	tc.file = nil
 	tc.setRaw(nc)
 	s.keepAlive(nc)
+	s.relay(tc, nc)
+}
+
+// relay relays tc's bytes, ClientHello first, to its route's backend and
+// back, half-closing each way when the other side ends; then it closes nc
+// and untracks tc.
+func (s *Server) relay(tc *Conn, nc net.Conn) {
+	defer s.untrack(tc)
 	defer nc.Close()
 	if s.stopped.Load() {
 		return
@@ -154,21 +171,30 @@ const (
 	keepAlivePerConn
 )
 
-// keepAlive gives nc Go's TCP keepalive, as net.FileConn did: nothing to
+// keepAlive gives c Go's TCP keepalive, as net.FileConn did: nothing to
 // do when the listener's sockets inherit it (checked on the first
 // connection), else four setsockopt calls. Best effort, as in net.
-func (s *Server) keepAlive(nc *sockConn) {
+func (s *Server) keepAlive(c syscall.Conn) {
 	switch s.keepAliveMode.Load() {
 	case keepAliveInherited:
 		return
 	case keepAliveUnknown:
 		inherited := false
-		_ = nc.control(func(fd int) { inherited = hasKeepAlive(fd) })
+		_ = control(c, func(fd int) { inherited = hasKeepAlive(fd) })
 		if inherited {
 			s.keepAliveMode.Store(keepAliveInherited)
 			return
 		}
 		s.keepAliveMode.Store(keepAlivePerConn)
 	}
-	_ = nc.keepAlive()
+	_ = control(c, func(fd int) { _ = setKeepAlive(fd) })
+}
+
+// control runs fn on c's descriptor.
+func control(c syscall.Conn, fn func(fd int)) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }

@@ -146,7 +146,8 @@ func answer(t testing.TB, line string) map[string]string {
 
 type testServer struct {
 	*Server
-	ls   *loop.Server
+	ls   *loop.Server // loop mode
+	acc  *Acceptor    // netpoll mode
 	addr string
 	dir  string
 	ca   string // CA file
@@ -170,10 +171,26 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// start runs a Server behind a real loop.Server on 127.0.0.1. With no
-// certs in cfg, it writes one ECDSA pair for engine.test, *.example.test
-// and the tunnel hosts.
-func start(t testing.TB, cfg Config, lcfg loop.Config) *testServer {
+// mode is an accept mode the tests run the Server in: AcceptLoop (a
+// real loop.Server with the Server as its Handler) or AcceptNetpoll (an
+// Acceptor).
+type mode string
+
+var modes = []mode{AcceptLoop, AcceptNetpoll}
+
+// eachMode runs fn as a subtest per accept mode.
+func eachMode(t *testing.T, fn func(t *testing.T, m mode)) {
+	t.Helper()
+	for _, m := range modes {
+		t.Run(string(m), func(t *testing.T) { fn(t, m) })
+	}
+}
+
+// start runs a Server on 127.0.0.1 in accept mode m; lcfg's accept
+// settings (ReadHeaderTimeout, MaxConns, Capturer, PrepareListener,
+// OnShutdown) apply in both modes. With no certs in cfg, it writes one
+// ECDSA pair for engine.test, *.example.test and the tunnel hosts.
+func (m mode) start(t testing.TB, cfg Config, lcfg loop.Config) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{dir: dir, logs: &syncBuffer{}}
@@ -193,27 +210,46 @@ func start(t testing.TB, cfg Config, lcfg loop.Config) *testServer {
 		t.Fatal(err)
 	}
 	ts.Server = s
-	lcfg.Addr = "127.0.0.1:0"
-	if lcfg.Loops == 0 {
-		lcfg.Loops = 2
-	}
-	ls, err := loop.New(lcfg, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.ls, ts.addr = ls, ls.Addr()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ls.Run(ctx) }()
-	select {
-	case <-ls.Ready():
-	case err := <-done:
-		t.Fatalf("loop Run: %v", err)
+	switch m {
+	case AcceptLoop:
+		lcfg.Addr = "127.0.0.1:0"
+		if lcfg.Loops == 0 {
+			lcfg.Loops = 2
+		}
+		ls, err := loop.New(lcfg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.ls, ts.addr = ls, ls.Addr()
+		go func() { done <- ls.Run(ctx) }()
+		select {
+		case <-ls.Ready():
+		case err := <-done:
+			t.Fatalf("loop Run: %v", err)
+		}
+	case AcceptNetpoll:
+		a, err := NewAcceptor(s, AcceptConfig{
+			Addr:              "127.0.0.1:0",
+			ReadHeaderTimeout: lcfg.ReadHeaderTimeout,
+			MaxConns:          lcfg.MaxConns,
+			Capturer:          lcfg.Capturer,
+			PrepareListener:   lcfg.PrepareListener,
+			OnShutdown:        lcfg.OnShutdown,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.acc, ts.addr = a, a.Addr()
+		go func() { done <- a.Run(ctx) }()
+	default:
+		t.Fatalf("unknown accept mode %q", m)
 	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("loop Run: %v", err)
+			t.Errorf("%s Run: %v", m, err)
 		}
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()

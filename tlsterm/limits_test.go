@@ -13,8 +13,10 @@ import (
 
 // TestResumption: a second connection resumes from the ticket of the
 // first, and the signal says so.
-func TestResumption(t *testing.T) {
-	ts := start(t, baseConfig(), loop.Config{})
+func TestResumption(t *testing.T) { eachMode(t, testResumption) }
+
+func testResumption(t *testing.T, m mode) {
+	ts := m.start(t, baseConfig(), loop.Config{})
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		conf := clientConfig("engine.test", v, "http/1.1")
 		conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
@@ -49,10 +51,12 @@ func halfHandshake(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-func TestBusyRefused(t *testing.T) {
+func TestBusyRefused(t *testing.T) { eachMode(t, testBusyRefused) }
+
+func testBusyRefused(t *testing.T, m mode) {
 	cfg := baseConfig()
 	cfg.MaxHandshakes, cfg.HandshakeQueue = 1, 1
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	halfHandshake(t, ts.addr) // on the worker
 	// The second waits in the queue: it gets no flight, so do not read.
 	c, err := net.Dial("tcp", ts.addr)
@@ -72,10 +76,12 @@ func TestBusyRefused(t *testing.T) {
 	}
 }
 
-func TestMaxConns(t *testing.T) {
+func TestMaxConns(t *testing.T) { eachMode(t, testMaxConns) }
+
+func testMaxConns(t *testing.T, m mode) {
 	cfg := baseConfig()
 	cfg.MaxConns = 1
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	halfHandshake(t, ts.addr)
 	if _, _, err := get(t, ts.addr, clientConfig("engine.test", 0), ""); err == nil || !strings.Contains(err.Error(), "internal error") {
 		t.Fatalf("second connection with MaxConns 1: %v, want an internal_error alert", err)

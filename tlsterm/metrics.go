@@ -36,6 +36,10 @@ var (
 	reloadOK    = metrics.NewCounter(`brink_tls_cert_reloads_total{result="ok"}`)
 	reloadError = metrics.NewCounter(`brink_tls_cert_reloads_total{result="error"}`)
 
+	accepted             = metrics.NewCounter(`brink_tls_accepted_total`)
+	acceptRejectMaxConns = metrics.NewCounter(`brink_tls_accept_rejects_total{reason="max_connections"}`)
+	captureErrors        = metrics.NewCounter(`brink_tls_capture_errors_total`)
+
 	passthroughDialErrors = metrics.NewCounter(`brink_tls_passthrough_dial_errors_total`)
 	servicePanics         = metrics.NewCounter(`brink_tls_service_panics_total`)
 )

@@ -10,8 +10,10 @@ import (
 	"github.com/brink-edge/brink/loop"
 )
 
-func TestMetricsExposed(t *testing.T) {
-	ts := start(t, baseConfig(), loop.Config{})
+func TestMetricsExposed(t *testing.T) { eachMode(t, testMetricsExposed) }
+
+func testMetricsExposed(t *testing.T, m mode) {
+	ts := m.start(t, baseConfig(), loop.Config{})
 	if _, _, err := get(t, ts.addr, clientConfig("engine.test", 0x0303, "http/1.1"), ""); err != nil {
 		t.Fatal(err)
 	}

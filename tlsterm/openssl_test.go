@@ -11,11 +11,13 @@ import (
 // TestOpenSSLP384: openssl with a P-384 key share only (Go accepts it
 // rather than asking for X25519 with a HelloRetryRequest): another JA4
 // (groups), the same route and signal.
-func TestOpenSSLP384(t *testing.T) {
+func TestOpenSSLP384(t *testing.T) { eachMode(t, testOpenSSLP384) }
+
+func testOpenSSLP384(t *testing.T, m mode) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("openssl not installed")
 	}
-	ts := start(t, baseConfig(), loop.Config{})
+	ts := m.start(t, baseConfig(), loop.Config{})
 	cmd := exec.Command("openssl", "s_client", "-connect", ts.addr, "-servername", "engine.test", "-tls1_3",
 		"-groups", "P-384:X25519", "-alpn", "http/1.1", "-CAfile", ts.ca, "-verify_return_error", "-ign_eof")
 	cmd.Stdin = strings.NewReader("GET / HTTP/1.1\r\nHost: engine.test\r\nConnection: close\r\n\r\n")

@@ -15,7 +15,9 @@ import (
 	"github.com/brink-edge/brink/loop"
 )
 
-func TestRouting(t *testing.T) {
+func TestRouting(t *testing.T) { eachMode(t, testRouting) }
+
+func testRouting(t *testing.T, m mode) {
 	// A passthrough backend: a TLS server of its own (its own certificate,
 	// serial 555) that echoes what it reads.
 	bc, bk := leaf(t, 555, false, "pass.test")
@@ -48,7 +50,7 @@ func TestRouting(t *testing.T) {
 		Route{Host: "engine.test", ALPN: "rstrm/1", Service: "agent"},
 	)
 	cfg.Services["agent"] = echoService("agent")
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 
 	tests := []struct {
 		name, sni string
@@ -156,10 +158,12 @@ func captureHello(t testing.TB, conf *tls.Config) []byte {
 	return buf[:n]
 }
 
-func TestDefaultRoute(t *testing.T) {
+func TestDefaultRoute(t *testing.T) { eachMode(t, testDefaultRoute) }
+
+func testDefaultRoute(t *testing.T, m mode) {
 	cfg := baseConfig()
 	cfg.Default = "other"
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	line, _, err := get(t, ts.addr, clientConfig("nobody.test", 0, "http/1.1"), "")
 	if err == nil {
 		t.Fatalf("a name the certificate does not cover was accepted: %q", line)
@@ -175,9 +179,11 @@ func TestDefaultRoute(t *testing.T) {
 	}
 }
 
-func TestNoEngineHostNoDefault(t *testing.T) {
+func TestNoEngineHostNoDefault(t *testing.T) { eachMode(t, testNoEngineHostNoDefault) }
+
+func testNoEngineHostNoDefault(t *testing.T, m mode) {
 	cfg := Config{Routes: []Route{{Host: "other.test", Service: "other"}}, Services: map[string]Service{"other": echoService("other")}}
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	conf := clientConfig("", 0)
 	conf.InsecureSkipVerify = true
 	if _, _, err := get(t, ts.addr, conf, ""); err == nil || !strings.Contains(err.Error(), "unrecognized name") {
@@ -220,11 +226,13 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestCurl(t *testing.T) {
+func TestCurl(t *testing.T) { eachMode(t, testCurl) }
+
+func testCurl(t *testing.T, m mode) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl not installed")
 	}
-	ts := start(t, baseConfig(), loop.Config{})
+	ts := m.start(t, baseConfig(), loop.Config{})
 	_, port, _ := net.SplitHostPort(ts.addr)
 	for _, args := range [][]string{
 		{"--tlsv1.2", "--tls-max", "1.2"},
@@ -253,11 +261,13 @@ func TestCurl(t *testing.T) {
 	}
 }
 
-func TestOpenSSL(t *testing.T) {
+func TestOpenSSL(t *testing.T) { eachMode(t, testOpenSSL) }
+
+func testOpenSSL(t *testing.T, m mode) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("openssl not installed")
 	}
-	ts := start(t, baseConfig(), loop.Config{})
+	ts := m.start(t, baseConfig(), loop.Config{})
 	for _, v := range []string{"-tls1_2", "-tls1_3"} {
 		t.Run(v, func(t *testing.T) {
 			cmd := exec.Command("openssl", "s_client", "-connect", ts.addr, "-servername", "other.test",

@@ -1,6 +1,7 @@
 package tlsterm
 
 import (
+	"net"
 	"sync"
 	"time"
 )
@@ -9,7 +10,8 @@ import (
 // before it ends.
 const serveIdle = 10 * time.Second
 
-// servePool runs Services on reused goroutines. A new goroutine starts
+// servePool runs Services (and, in netpoll mode, whole connections) on
+// reused goroutines. A new goroutine starts
 // with a small stack that fasthttp's ServeConn (and crypto/tls under it)
 // grows by copying, several times, on every connection; a goroutine that
 // served a connection keeps its grown stack for the next one, as
@@ -26,10 +28,24 @@ type serveWorker struct {
 	next chan serveJob // buffered (1): a dispatcher never waits
 }
 
+// serveJob is a Service to run on a terminated connection (svc and tc),
+// or, in netpoll mode, an accepted connection to take through its whole
+// life (a and nc).
 type serveJob struct {
 	s   *Server
 	svc Service
 	tc  *Conn
+
+	a  *Acceptor
+	nc *net.TCPConn
+}
+
+func (j *serveJob) run() {
+	if j.a != nil {
+		j.a.serveConn(j.nc)
+		return
+	}
+	j.s.serve(j.svc, j.tc)
 }
 
 // run serves j on an idle goroutine, or on a new one.
@@ -52,7 +68,7 @@ func (p *servePool) work(j serveJob) {
 	t := time.NewTimer(serveIdle)
 	defer t.Stop()
 	for {
-		j.s.serve(j.svc, j.tc)
+		j.run()
 		j = serveJob{}
 		p.mu.Lock()
 		p.idle = append(p.idle, w)

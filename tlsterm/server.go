@@ -3,9 +3,7 @@ package tlsterm
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net"
 	"sync"
@@ -48,8 +46,9 @@ type Server struct {
 	services atomic.Pointer[map[string]*service]
 	svcMu    sync.Mutex
 
-	jobs    chan *Conn
-	pending atomic.Int64 // handshakes queued or running
+	jobs    chan *Conn    // loop mode: handshakes for the workers
+	slots   chan struct{} // netpoll mode: one per handshake running
+	pending atomic.Int64  // handshakes queued or running
 	quit    chan struct{}
 	workers sync.WaitGroup
 
@@ -84,6 +83,7 @@ func New(cfg Config) (*Server, error) {
 		certs: certs,
 		table: t,
 		jobs:  make(chan *Conn, cfg.MaxHandshakes+cfg.HandshakeQueue),
+		slots: make(chan struct{}, cfg.MaxHandshakes),
 		quit:  make(chan struct{}),
 		conns: map[*Conn]struct{}{},
 	}
@@ -147,31 +147,20 @@ func (s *Server) OnClose(*loop.Conn) {}
 func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 	h := s.hellos.Get().(*tlshello.Hello)
 	defer s.hellos.Put(h)
-	if err := h.Parse(in); err != nil {
-		return s.badHello(c, in, err)
+	v := s.decide(h, in, c)
+	switch {
+	case v.http:
+		_, _ = c.WriteString(plainHTTPAnswer)
+		return 0, loop.Close
+	case v.alert != 0:
+		return s.alert(c, v.alert)
+	case v.close:
+		return 0, loop.Close
+	case v.tg == nil:
+		return 0, loop.Continue
 	}
-	if s.draining.Load() {
-		rejectShutdown.Inc()
-		return s.alert(c, alertUserCanceled)
-	}
-	tg := s.table.lookup(h)
-	if tg == nil {
-		rejectUnknown.Inc()
-		if s.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
-			s.cfg.Logger.Debug("tls: no route for the server name", "sni", string(h.ServerName()), "remote", c.RemoteAddr().String())
-		}
-		return s.alert(c, alertUnrecognizedName)
-	}
-	if s.cfg.MaxConns > 0 && s.open.Load() >= int64(s.cfg.MaxConns) {
-		rejectMaxConns.Inc()
-		return s.alert(c, alertInternalError)
-	}
+	tg := v.tg
 	terminate := tg.passthrough == ""
-	if terminate && s.pending.Add(1) > int64(cap(s.jobs)) {
-		s.pending.Add(-1)
-		rejectBusy.Inc()
-		return s.alert(c, alertInternalError)
-	}
 	f, err := c.Handoff()
 	if err != nil {
 		if terminate {
@@ -183,51 +172,13 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 	}
 	tc := &Conn{srv: s, tg: tg, file: f, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), replay: append([]byte(nil), in...), enq: time.Now()}
 	tc.sig = *c.Signal()
-	h.FillSignal(&tc.sig.TLS)
-	tc.sig.TLS.HelloTime = monotonic()
-	s.track(tc)
-	tg.count.Inc()
+	s.admit(tc, h)
 	if terminate {
 		s.jobs <- tc // never blocks: pending ≤ cap(jobs)
 	} else {
 		go s.passthrough(tc)
 	}
 	return 0, loop.Continue
-}
-
-// badHello answers a ClientHello that is incomplete, too large, not TLS
-// or malformed.
-func (s *Server) badHello(c *loop.Conn, in []byte, err error) (int, loop.Action) {
-	switch {
-	case errors.Is(err, tlshello.ErrNeedMore):
-		if len(in) <= MaxHelloBytes {
-			return 0, loop.Continue
-		}
-		fallthrough
-	case errors.Is(err, tlshello.ErrTooLarge):
-		rejectTooLarge.Inc()
-		s.debug(c, "tls: ClientHello over 16 KiB", err)
-		return s.alert(c, alertRecordOverflow)
-	case errors.Is(err, tlshello.ErrNotTLS):
-		rejectNotTLS.Inc()
-		s.debug(c, "tls: not a TLS connection", err)
-		if looksHTTP(in) {
-			_, _ = c.WriteString(plainHTTPAnswer)
-		}
-		return 0, loop.Close
-	default:
-		rejectMalformed.Inc()
-		s.debug(c, "tls: malformed ClientHello", err)
-		return s.alert(c, alertDecodeError)
-	}
-}
-
-// debug logs a refused connection when debug logging is on; refusals are
-// counted, so a flood of junk costs no log formatting by default.
-func (s *Server) debug(c *loop.Conn, msg string, err error) {
-	if s.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
-		s.cfg.Logger.Debug(msg, "remote", c.RemoteAddr().String(), "err", err)
-	}
 }
 
 // worker runs handshakes until Shutdown ends.

@@ -19,7 +19,9 @@ import (
 // TestShutdown: an idle keep-alive connection is closed at once, a request
 // in progress finishes (told to close), and Shutdown returns when both are
 // gone; a service that never ends is closed when the grace runs out.
-func TestShutdown(t *testing.T) {
+func TestShutdown(t *testing.T) { eachMode(t, testShutdown) }
+
+func testShutdown(t *testing.T, m mode) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	cfg := baseConfig()
@@ -30,7 +32,7 @@ func TestShutdown(t *testing.T) {
 		}
 		ctx.SetBodyString("done")
 	})
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	dial := func() (*tls.Conn, *bufio.Reader) {
 		c, err := tls.Dial("tcp", ts.addr, clientConfig("engine.test", 0))
 		if err != nil {
@@ -97,10 +99,12 @@ func (stuckService) ServeConn(c net.Conn) error {
 	return err
 }
 
-func TestShutdownGrace(t *testing.T) {
+func TestShutdownGrace(t *testing.T) { eachMode(t, testShutdownGrace) }
+
+func testShutdownGrace(t *testing.T, m mode) {
 	cfg := baseConfig()
 	cfg.Services["api"] = stuckService{}
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	c, err := tls.Dial("tcp", ts.addr, clientConfig("engine.test", 0))
 	if err != nil {
 		t.Fatal(err)
@@ -128,10 +132,12 @@ func TestShutdownGrace(t *testing.T) {
 }
 
 // TestServicePanic: a panicking service costs its connection only.
-func TestServicePanic(t *testing.T) {
+func TestServicePanic(t *testing.T) { eachMode(t, testServicePanic) }
+
+func testServicePanic(t *testing.T, m mode) {
 	cfg := baseConfig()
 	cfg.Services["other"] = NewHTTPService(func(*fasthttp.RequestCtx) { panic("boom") })
-	ts := start(t, cfg, loop.Config{})
+	ts := m.start(t, cfg, loop.Config{})
 	if line, _, err := get(t, ts.addr, clientConfig("other.test", 0), ""); err == nil && strings.TrimSpace(line) != "" {
 		t.Fatalf("a panicking handler answered %q", line)
 	}
@@ -144,8 +150,10 @@ func TestServicePanic(t *testing.T) {
 }
 
 // TestSetServiceTunnel: registering the tunnel engine replaces the 503.
-func TestSetServiceTunnel(t *testing.T) {
-	ts := start(t, baseConfig(), loop.Config{})
+func TestSetServiceTunnel(t *testing.T) { eachMode(t, testSetServiceTunnel) }
+
+func testSetServiceTunnel(t *testing.T, m mode) {
+	ts := m.start(t, baseConfig(), loop.Config{})
 	conf := clientConfig("a.t.engine.test", 0)
 	if line, _, _ := get(t, ts.addr, conf, ""); !strings.Contains(line, " 503 ") {
 		t.Fatalf("tunnel host before registration: %q", line)

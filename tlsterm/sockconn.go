@@ -30,7 +30,10 @@ type sockConn struct {
 	laddr, raddr net.Addr
 }
 
-var _ net.Conn = (*sockConn)(nil)
+var (
+	_ net.Conn     = (*sockConn)(nil)
+	_ syscall.Conn = (*sockConn)(nil)
+)
 
 func newSockConn(f *os.File, laddr, raddr net.Addr) *sockConn {
 	return &sockConn{f: f, laddr: laddr, raddr: raddr}
@@ -84,28 +87,14 @@ func PrepareListener(fd int) error {
 	return nil
 }
 
-// control runs fn on the descriptor.
-func (c *sockConn) control(fn func(fd int)) error {
+// SyscallConn returns the descriptor's raw connection, as
+// net.TCPConn's does (for keepalive and capture).
+func (c *sockConn) SyscallConn() (syscall.RawConn, error) {
 	rc, err := c.f.SyscallConn()
 	if err != nil {
-		return c.opError("set", err)
+		return nil, c.opError("set", err)
 	}
-	if err := rc.Control(func(fd uintptr) { fn(int(fd)) }); err != nil {
-		return c.opError("set", err)
-	}
-	return nil
-}
-
-// keepAlive turns TCP keepalive on with Go's defaults.
-func (c *sockConn) keepAlive() error {
-	var serr error
-	if err := c.control(func(fd int) { serr = setKeepAlive(fd) }); err != nil {
-		return err
-	}
-	if serr != nil {
-		return c.opError("set", serr)
-	}
-	return nil
+	return rc, nil
 }
 
 func (c *sockConn) Read(p []byte) (int, error) {

@@ -27,14 +27,19 @@ func probe(c net.Conn) error {
 	if !ok {
 		return errors.New("not a *Conn")
 	}
-	sc, ok := tc.NetConn().(*wireConn).Conn.(*sockConn)
+	// Loop mode: the handed-off socket as a sockConn; netpoll mode: the
+	// accepted *net.TCPConn.
+	sc, ok := tc.NetConn().(*wireConn).Conn.(interface {
+		net.Conn
+		syscall.Conn
+	})
 	if !ok {
-		return errors.New("the socket under TLS is not a sockConn")
+		return fmt.Errorf("the socket under TLS, a %T, has no descriptor", tc.NetConn().(*wireConn).Conn)
 	}
 	if sc.LocalAddr().String() != tc.LocalAddr().String() || sc.RemoteAddr() == nil {
 		return errors.New("addresses missing")
 	}
-	rc, err := sc.f.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -82,7 +87,9 @@ func errString(err error) string {
 // addresses, has Go's TCP keepalive (set per connection, or inherited from
 // a listener prepared with PrepareListener), and its errors read like net.TCPConn's: a timeout, then the
 // peer's close as a bare io.EOF, then net.ErrClosed after Close.
-func TestSockConn(t *testing.T) {
+func TestSockConn(t *testing.T) { eachMode(t, testSockConn) }
+
+func testSockConn(t *testing.T, m mode) {
 	for _, tt := range []struct {
 		name    string
 		prepare func(fd int) error
@@ -95,7 +102,7 @@ func TestSockConn(t *testing.T) {
 			got := make(chan error, 2)
 			cfg := baseConfig()
 			cfg.Services = map[string]Service{"api": probeService{got}, "other": echoService("other")}
-			ts := start(t, cfg, loop.Config{PrepareListener: tt.prepare})
+			ts := m.start(t, cfg, loop.Config{PrepareListener: tt.prepare})
 			for range 2 { // the first connection decides the mode
 				c, err := tls.Dial("tcp", ts.addr, clientConfig("engine.test", 0))
 				if err != nil {

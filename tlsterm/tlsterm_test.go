@@ -19,8 +19,10 @@ func baseConfig() Config {
 
 // TestGoClients: TLS 1.2 and 1.3, with and without SNI, offering h2 and
 // http/1.1, through a real loop; the handler sees the whole signal.
-func TestGoClients(t *testing.T) {
-	ts := start(t, baseConfig(), loop.Config{})
+func TestGoClients(t *testing.T) { eachMode(t, testGoClients) }
+
+func testGoClients(t *testing.T, m mode) {
+	ts := m.start(t, baseConfig(), loop.Config{})
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		for _, sni := range []string{"engine.test", ""} {
 			t.Run(versionName(v)+"/sni="+sni, func(t *testing.T) {

@@ -21,10 +21,16 @@ func (byteService) ServeConn(c net.Conn) error {
 	return err
 }
 
-// BenchmarkHandshake measures handshakes through a real loop with Go
+// BenchmarkHandshake measures handshakes in each accept mode with Go
 // clients in the same process (their CPU counts too): full ECDSA P-256
 // and RSA 2048 handshakes, and resumed ones, TLS 1.3 and 1.2.
 func BenchmarkHandshake(b *testing.B) {
+	for _, m := range modes {
+		b.Run(string(m), func(b *testing.B) { benchHandshake(b, m) })
+	}
+}
+
+func benchHandshake(b *testing.B, m mode) {
 	for _, key := range []string{"ecdsa-p256", "rsa2048"} {
 		dir := b.TempDir()
 		c, k := leaf(b, 9, key == "rsa2048", "engine.test")
@@ -33,7 +39,7 @@ func BenchmarkHandshake(b *testing.B) {
 			Certs:      []CertPair{writePair(b, dir, key, c, k)},
 			Services:   map[string]Service{"api": byteService{}},
 		}
-		ts := start(b, cfg, loop.Config{})
+		ts := m.start(b, cfg, loop.Config{})
 		for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 			for _, resumed := range []bool{false, true} {
 				name := key + "/" + versionName(v) + "/full"
@@ -112,13 +118,19 @@ func BenchmarkHandshakeDirect(b *testing.B) {
 }
 
 // BenchmarkKeepAliveRequests measures HTTP/1.1 requests over kept-alive
-// TLS 1.3 connections through the loop and an HTTPService.
+// TLS 1.3 connections through an HTTPService, in each accept mode.
 func BenchmarkKeepAliveRequests(b *testing.B) {
+	for _, m := range modes {
+		b.Run(string(m), func(b *testing.B) { benchKeepAlive(b, m) })
+	}
+}
+
+func benchKeepAlive(b *testing.B, m mode) {
 	cfg := Config{EngineHost: "engine.test", Services: map[string]Service{"api": NewHTTPService(func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"toggles":[]}`)
 	})}}
-	ts := start(b, cfg, loop.Config{})
+	ts := m.start(b, cfg, loop.Config{})
 	req := []byte("GET /api/frontend HTTP/1.1\r\nHost: engine.test\r\n\r\n")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
