@@ -6,6 +6,9 @@
 #   bench/tls/relay-compare.sh                        # about 2 minutes (3 rounds)
 #   ROUNDS=1 DURATION=3s bench/tls/relay-compare.sh   # about 30 seconds
 #   BRINK_RELAY=stub bench/tls/relay-compare.sh       # prove the harness without brink relay
+#   TLS=1 bench/tls/relay-compare.sh                  # the proxies terminate TLS (1.3, ECDSA
+#                                                     # P-256, same certificate), as the Octet
+#                                                     # edge does in front of browsers
 #
 # All on 127.0.0.1. The upstream is bench/tls/cmd/static (fasthttp, a fixed
 # $BODY-byte JSON answer for every path and method, so the relay's signal
@@ -55,6 +58,7 @@ LICENSE=${LICENSE:-bench-licence}
 BRINK_RELAY=${BRINK_RELAY:-auto} # auto, brink or stub
 BRINK_RELAY_CMD=${BRINK_RELAY_CMD:-'env PORT={PORT} OCTET_URL=http://127.0.0.1:{UP_PORT} LICENSE={LICENSE} {BRINK} relay -i 127.0.0.1'}
 BRINK_EXTRA=${BRINK_EXTRA:-}
+TLS=${TLS:-0} # 1: brink relay and nginx terminate TLS; the upstream stays plain HTTP
 brink=${BRINK_BIN:-$root/bin/brink}
 case $brink in /*) ;; *) brink=$root/$brink ;; esac # relative to the repository root
 PATH_Q=/api/frontend # the path loaded through every row (rotate.lua adds userId/sessionId)
@@ -87,6 +91,16 @@ if [ "$BRINK_RELAY" = auto ] || [ "$BRINK_RELAY" = brink ]; then
 fi
 
 p_up=$BASE_PORT p_brink=$((BASE_PORT + 1)) p_nginx=$((BASE_PORT + 2))
+scheme=http tls_env="" listen_ssl="" ssl_conf="" tls_flag=none
+if [ "$TLS" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$run/tls.key" -out "$run/tls.pem" >"$run/openssl.log" 2>&1 ||
+		die "openssl req failed: $(tail -2 "$run/openssl.log")"
+	scheme=https tls_flag=1.3
+	tls_env="env EDGE_TLS_CERT_FILE=$run/tls.pem EDGE_TLS_KEY_FILE=$run/tls.key"
+	listen_ssl=ssl
+	ssl_conf="ssl_certificate $run/tls.pem; ssl_certificate_key $run/tls.key; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on;"
+fi
 for p in $p_up $p_brink $p_nginx; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
 
 # --- servers: all on SERVER_CPU, up for the whole run ------------------------------------
@@ -100,7 +114,7 @@ if [ "$BRINK_RELAY" = brink ]; then
 	cmd=${cmd//\{PORT\}/$p_brink}
 	cmd=${cmd//\{UP_PORT\}/$p_up}
 	cmd=${cmd//\{LICENSE\}/$LICENSE}
-	cmd="$cmd $BRINK_EXTRA"
+	cmd="$tls_env $cmd $BRINK_EXTRA"
 else
 	cmd="$run/static -listen 127.0.0.1:$p_brink -proxy http://127.0.0.1:$p_up"
 fi
@@ -110,22 +124,25 @@ mkdir -p "$run/brink-home"
 pid_brink=$!
 pids+=("$pid_brink")
 echo "taskset -c $SERVER_CPU $cmd" >"$run/brink.cmd"
-wait_ok "$pid_brink" 20 "http://127.0.0.1:$p_brink/health" || die "brink relay did not answer /health; see $run/brink.log: $(tail -3 "$run/brink.log")"
+wait_ok "$pid_brink" 20 -k "$scheme://127.0.0.1:$p_brink/health" || die "brink relay did not answer /health; see $run/brink.log: $(tail -3 "$run/brink.log")"
 
-render bench/tls/nginx-relay.conf "$run/nginx-relay.conf" RUN="$run" PORT="$p_nginx" UP_PORT="$p_up" LICENSE="$LICENSE"
+render bench/tls/nginx-relay.conf "$run/nginx-relay.conf" RUN="$run" PORT="$p_nginx" UP_PORT="$p_up" LICENSE="$LICENSE" \
+	LISTEN_SSL="$listen_ssl" SSL="$ssl_conf"
 start_nginx nginx "$run/nginx-relay.conf" "$SERVER_CPU"
-wait_ok "$pid_nginx" 10 "http://127.0.0.1:$p_nginx/health" || die "nginx did not start; see $run/nginx-error.log"
+wait_ok "$pid_nginx" 10 -k "$scheme://127.0.0.1:$p_nginx/health" || die "nginx did not start; see $run/nginx-error.log"
 
 # The same answer through every row.
 want=$(curl -sf "http://127.0.0.1:$p_up$PATH_Q?userId=1" | sha256sum)
 for p in $p_brink $p_nginx; do
-	got=$(curl -sf -H "Authorization: x" "http://127.0.0.1:$p$PATH_Q?userId=1" | sha256sum) || die "GET $PATH_Q through port $p failed"
+	got=$(curl -sfk -H "Authorization: x" "$scheme://127.0.0.1:$p$PATH_Q?userId=1" | sha256sum) || die "GET $PATH_Q through port $p failed"
 	[ "$got" = "$want" ] || die "port $p does not pass the upstream's answer through unchanged"
 done
 
 # --- rounds ---------------------------------------------------------------------------------
 results=()
 row_port() { case $1 in direct) echo "$p_up" ;; brink) echo "$p_brink" ;; nginx) echo "$p_nginx" ;; esac; }
+row_scheme() { if [ "$1" = direct ]; then echo http; else echo "$scheme"; fi; }
+row_tls() { if [ "$1" = direct ]; then echo none; else echo "$tls_flag"; fi; }
 row_pids() { case $1 in direct) echo "$pid_up" ;; brink) echo "$pid_brink $pid_up" ;; nginx) echo "$pid_nginx $pid_up" ;; esac; }
 done_rounds=0
 for round in $(seq 1 "$ROUNDS"); do
@@ -138,11 +155,11 @@ for round in $(seq 1 "$ROUNDS"); do
 	order=(direct brink nginx)
 	[ $((round % 2)) = 0 ] && order=(nginx brink direct)
 	for r in "${order[@]}"; do
-		url="http://127.0.0.1:$(row_port "$r")$PATH_Q"
+		url="$(row_scheme "$r")://127.0.0.1:$(row_port "$r")$PATH_Q"
 		timeout "$limit" taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$WARMUP" -s bench/wrk/rotate.lua "$url" -- relay-bench >/dev/null 2>&1 ||
 			die "wrk warm-up on $url failed"
 		measure "sat-$r" "$r" "$(row_pids "$r")" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s bench/wrk/rotate.lua "$url" -- relay-bench
-		measure "paced-$r" "$r" "$(row_pids "$r")" "$run/tlsload" -mode http -tls none -addr "127.0.0.1:$(row_port "$r")" \
+		measure "paced-$r" "$r" "$(row_pids "$r")" "$run/tlsload" -mode http -tls "$(row_tls "$r")" -addr "127.0.0.1:$(row_port "$r")" \
 			-path "$PATH_Q?userId=1" -H "Authorization: relay-bench" -c "$PACED_CONNS" -rate "$RATE" -d "$DURATION"
 	done
 	done_rounds=$round
@@ -159,17 +176,18 @@ label() { case $1 in direct) echo "direct to the upstream" ;; brink) echo "$brin
 col() { IFS='|' read -r -a f <<<"$(medround "$1" "$2")"; echo "${f[$3]}"; }
 report=$run/report.md
 {
-	echo "### Relay: brink relay vs nginx vs direct ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git describe --always --dirty 2>/dev/null || echo "?"))"
+	echo "### Relay$([ "$TLS" = 1 ] && echo " over TLS"): brink relay vs nginx vs direct ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git describe --always --dirty 2>/dev/null || echo "?"))"
 	echo
-	echo "- command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS PACED_CONNS=$PACED_CONNS RATE=$RATE BODY=$BODY BRINK_RELAY=$BRINK_RELAY bench/tls/relay-compare.sh\`"
+	echo "- command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS PACED_CONNS=$PACED_CONNS RATE=$RATE BODY=$BODY BRINK_RELAY=$BRINK_RELAY TLS=$TLS bench/tls/relay-compare.sh\`"
 	echo "- rounds measured: $done_rounds of $ROUNDS$([ "$done_rounds" -lt "$ROUNDS" ] && echo " (stopped by the $BUDGET s budget)"); load average after the run $(cut -d' ' -f1-3 /proc/loadavg); script ran $SECONDS s"
 	echo "- machine: $(machine); load average before the run $load_before"
 	echo "- pinning: upstream and the proxy under test \`taskset -c $SERVER_CPU\`; wrk and tlsload \`taskset -c $LOAD_CPU\`"
 	echo "- upstream: \`static -listen 127.0.0.1:UP -body $BODY\` (fasthttp, $BODY-byte JSON for every path)"
 	echo "- brink: \`$(sed "s|$run|RUN|g; s|$root/||g" "$run/brink.cmd")\`"
 	echo "- nginx: \`$(sed "s|$run|RUN|g" "$run/nginx.cmd")\`, config bench/tls/nginx-relay.conf (worker_processes 1, keepalive 64 upstream connections)"
-	echo "- saturation: \`wrk -t1 -c$CONNS -d$DURATION --latency -s bench/wrk/rotate.lua http://127.0.0.1:PORT$PATH_Q -- relay-bench\` after a $WARMUP warm-up"
-	echo "- latency: \`tlsload -mode http -tls none -c $PACED_CONNS -rate $RATE -d $DURATION -path '$PATH_Q?userId=1'\` (paced; latency from when each request was due)"
+	echo "- saturation: \`wrk -t1 -c$CONNS -d$DURATION --latency -s bench/wrk/rotate.lua $scheme://127.0.0.1:PORT$PATH_Q -- relay-bench\` after a $WARMUP warm-up"
+	[ "$TLS" = 1 ] && echo "- TLS: brink relay and nginx terminate TLS 1.3 with one ECDSA P-256 certificate (wrk: OpenSSL client; tlsload: Go crypto/tls); connections are kept alive, so handshakes are a warm-up cost only; the upstream and the direct row stay plain HTTP"
+	echo "- latency: \`tlsload -mode http -tls $tls_flag -c $PACED_CONNS -rate $RATE -d $DURATION -path '$PATH_Q?userId=1'\` (paced; latency from when each request was due)"
 	echo
 	echo "| row | req/s at saturation, each round | median | p99 at saturation | server CPU | vs nginx | p50 at $RATE/s | p99 at $RATE/s | p99 each round | added p50 / p99 vs direct |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
