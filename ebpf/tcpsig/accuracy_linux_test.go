@@ -238,8 +238,12 @@ func TestAccuracyDelayLine(t *testing.T) {
 			connect := time.Since(start)
 			sc := acceptTCP(t, ln)
 			var s connsig.Signal
-			if err := c.Capture(sysFD(t, sc), &s); err != nil {
+			before := lookups()
+			if err := captureLikeLoop(c, ln, sc, sysFD(t, sc), &s); err != nil {
 				t.Fatalf("Capture: %v", err)
+			}
+			if d := lookups().since(before); c.Mode() == connsig.SourceEBPF && d != (lookupCounts{addr: 1}) {
+				t.Errorf("lookups %+v, want one by address (CaptureAddr, as the loop calls it)", d)
 			}
 			if s.TimingSource != c.Mode() {
 				t.Fatalf("TimingSource = %v, want %v: %s", s.TimingSource, c.Mode(), s.AppendJSON(nil))
@@ -268,6 +272,10 @@ func TestAccuracyDelayLine(t *testing.T) {
 	})
 	t.Run("ebpf", func(t *testing.T) {
 		skipIfNotSupported(t, ebpfErr)
+		// Match records of the server's netns (Open ran in this one).
+		if err := dl.server.do(func() (err error) { ec.netns, err = netnsCookie(); return err }); err != nil {
+			t.Fatal(err)
+		}
 		measure(t, ec, func(s *connsig.Signal) time.Duration {
 			if s.RTT != 0 {
 				// The kernel's own sample (srtt) at PASSIVE_ESTABLISHED must

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,7 @@ type Capture struct {
 	log      *slog.Logger
 	fallback Fallback
 	slots    *slots
+	netns    uint64 // this process's netns cookie; 0: CaptureAddr is Capture
 	closed   atomic.Bool
 	bufs     sync.Pool // *lookupBuf
 	close    sync.Once
@@ -46,6 +48,7 @@ type lookupBuf struct {
 
 var (
 	_ connsig.Capturer         = (*Capture)(nil)
+	_ connsig.AddrCapturer     = (*Capture)(nil)
 	_ connsig.ListenerPreparer = (*Capture)(nil)
 )
 
@@ -108,10 +111,15 @@ func Open(cfg Config) (*Capture, error) {
 		return nil, fmt.Errorf("attaching the sockops program to cgroup %s: %w", cgroup, err)
 	}
 	c.link = l
-	if c.slots, err = mapSlots(c, c.objs.Slots); err != nil {
+	if c.slots, err = mapSlots(c, c.objs.Slots, c.objs.AddrIndex); err != nil {
 		c.link.Close()
 		c.objs.Close()
 		return nil, err
+	}
+	// CaptureAddr matches records to this netns only (the loop's sockets);
+	// without SO_NETNS_COOKIE (Linux < 5.14) it does what Capture does.
+	if c.netns, err = netnsCookie(); err != nil {
+		log.Info("tcpsig: no SO_NETNS_COOKIE; records are found by socket cookie only", "err", err)
 	}
 	ebpfEnabled.Set(1)
 	return c, nil
@@ -131,16 +139,58 @@ func (c *Capture) Mode() connsig.Source { return connsig.SourceEBPF }
 // cgroup) it falls back to TCP_SAVED_SYN and TCP_INFO for this connection.
 // It allocates nothing.
 func (c *Capture) Capture(fd int, s *connsig.Signal) error {
-	s.Reset()
-	b := c.bufs.Get().(*lookupBuf)
-	var err error
-	if cookie, cerr := socketCookie(fd); cerr == nil && !c.closed.Load() && c.slots.read(cookie, &b.val) {
-		err = nil
-	} else {
-		b.key = uint32(fd)
-		err = c.objs.Records.Lookup(&b.key, &b.val)
+	var rec [recordSize]byte
+	if cookie, err := socketCookie(fd); err == nil && !c.closed.Load() && c.slots.read(cookie, &rec) {
+		lookupsCookie.Inc()
+		return c.decode(fd, &rec, s)
 	}
+	return c.captureStorage(fd, s)
+}
+
+// CaptureAddr is Capture for a socket whose addresses the caller knows (the
+// loop has them from accept): local may be the listener's address, with an
+// unspecified IP (0.0.0.0, ::) when it listens on all of them; IPv4 and
+// IPv4-mapped IPv6 addresses are the same. It finds the record through the
+// program's address index, with no system call, and checks the addresses
+// (and the network namespace) stored beside it; when they do not match (no
+// such entry, another connection with the same hash came later, or the
+// record went to sk_storage) it does what Capture does. It allocates
+// nothing.
+//
+// One imprecision: a connection that the peer reset while it waited in the
+// accept queue, followed by a new connection from the same address and
+// port, gets the new connection's record (the dead one's first read
+// fails anyway).
+func (c *Capture) CaptureAddr(fd int, local, remote netip.AddrPort, s *connsig.Signal) error {
+	if c.netns != 0 && remote.IsValid() && !c.closed.Load() {
+		k := makeAddrKey(c.netns, local, remote)
+		var rec [recordSize]byte
+		if c.slots.readAddr(&k, &rec) {
+			lookupsAddr.Inc()
+			return c.decode(fd, &rec, s)
+		}
+	}
+	return c.Capture(fd, s)
+}
+
+// decode fills s from rec, a record copied from a slot.
+func (c *Capture) decode(fd int, rec *[recordSize]byte, s *connsig.Signal) error {
+	s.Reset()
+	if err := decodeRecord(rec[:], s); err != nil {
+		return c.fallback.Capture(fd, s)
+	}
+	observe(s)
+	return nil
+}
+
+// captureStorage fills s from the socket's sk_storage record, or from the
+// fallback when it has none.
+func (c *Capture) captureStorage(fd int, s *connsig.Signal) error {
+	b := c.bufs.Get().(*lookupBuf)
+	b.key = uint32(fd)
+	err := c.objs.Records.Lookup(&b.key, &b.val)
 	if err == nil {
+		s.Reset()
 		err = decodeRecord(b.val[:], s)
 	}
 	c.bufs.Put(b)
@@ -148,6 +198,7 @@ func (c *Capture) Capture(fd int, s *connsig.Signal) error {
 		// ErrKeyNotExist, ErrNotEstablished, or the socket is gone (EBADF).
 		return c.fallback.Capture(fd, s)
 	}
+	lookupsStorage.Inc()
 	observe(s)
 	return nil
 }

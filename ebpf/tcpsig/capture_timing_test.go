@@ -19,3 +19,16 @@ func BenchmarkDecodeRecord(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkObserve is the metrics part of every Capture: the source counter
+// and the RTT histograms (eBPF fills both RTTs, the fallback one).
+func BenchmarkObserve(b *testing.B) {
+	s := Sink
+	s.Reset()
+	s.TimingSource, s.SYNSource = connsig.SourceEBPF, connsig.SourceEBPF
+	s.RTT, s.HandshakeRTT = 21, 20_500
+	b.ReportAllocs()
+	for b.Loop() {
+		observe(&s)
+	}
+}

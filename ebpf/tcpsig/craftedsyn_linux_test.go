@@ -317,8 +317,12 @@ func TestCraftedSYN(t *testing.T) {
 			t.Fatalf("accepted %s, want the crafted client %s:%d", ra, craftClientIP, sport)
 		}
 		var s connsig.Signal
-		if err := c.Capture(sysFD(t, sc), &s); err != nil {
+		before := lookups()
+		if err := captureLikeLoop(c, ln, sc, sysFD(t, sc), &s); err != nil {
 			t.Fatalf("Capture: %v", err)
+		}
+		if d := lookups().since(before); c.Mode() == connsig.SourceEBPF && d != (lookupCounts{addr: 1}) {
+			t.Errorf("lookups %+v, want one by address (CaptureAddr, as the loop calls it)", d)
 		}
 		t.Logf("%s", s.AppendJSON(nil))
 		if s.SYNSource != c.Mode() || s.TimingSource != c.Mode() {
@@ -341,6 +345,10 @@ func TestCraftedSYN(t *testing.T) {
 	t.Run("fallback", func(t *testing.T) { run(t, Fallback{}, 40001) })
 	t.Run("ebpf", func(t *testing.T) {
 		c := openCapture(t)
+		// Match records of the lab's netns (Open ran in this one).
+		if err := lab.ns.do(func() (err error) { c.netns, err = netnsCookie(); return err }); err != nil {
+			t.Fatal(err)
+		}
 		run(t, c, 40002)
 	})
 }

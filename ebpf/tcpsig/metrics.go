@@ -18,6 +18,13 @@ var (
 	capturesFallback = metrics.NewCounter(`brink_signal_captures_total{source="fallback"}`)
 	capturesNone     = metrics.NewCounter(`brink_signal_captures_total{source="none"}`)
 
+	// brink_ebpf_lookups_total counts eBPF records found, by where: through
+	// the address index (CaptureAddr, no system call), by socket cookie
+	// (SO_COOKIE), or in sk_storage (bpf(2)).
+	lookupsAddr    = metrics.NewCounter(`brink_ebpf_lookups_total{path="addr"}`)
+	lookupsCookie  = metrics.NewCounter(`brink_ebpf_lookups_total{path="cookie"}`)
+	lookupsStorage = metrics.NewCounter(`brink_ebpf_lookups_total{path="storage"}`)
+
 	// brink_tcp_handshake_rtt_seconds: SYN-ACK sent to final ACK, eBPF only.
 	handshakeRTT = metrics.NewHistogram(`brink_tcp_handshake_rtt_seconds`)
 	// brink_tcp_rtt_seconds: the kernel's smoothed RTT at accept, both modes.

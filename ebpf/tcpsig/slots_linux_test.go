@@ -24,7 +24,12 @@ func TestSlotLayout(t *testing.T) {
 	}{
 		{"size", unsafe.Sizeof(s), slotSize},
 		{"state", unsafe.Offsetof(s.State), slotOffState},
+		{"lport", unsafe.Offsetof(s.Lport), slotOffLport},
+		{"rport", unsafe.Offsetof(s.Rport), slotOffRport},
 		{"cookie", unsafe.Offsetof(s.Cookie), slotOffCookie},
+		{"netns", unsafe.Offsetof(s.Netns), slotOffNetns},
+		{"laddr", unsafe.Offsetof(s.Laddr), slotOffLaddr},
+		{"raddr", unsafe.Offsetof(s.Raddr), slotOffRaddr},
 		{"rec", unsafe.Offsetof(s.Rec), slotOffRec},
 	}
 	for _, tt := range tests {
@@ -123,15 +128,7 @@ func TestCaptureEBPFSlot(t *testing.T) {
 // and Capture finds it there, field for field as from a slot.
 func TestCaptureEBPFSlotTaken(t *testing.T) {
 	c := openCapture(t)
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		t.Fatal(err)
-	}
-	rec := make([]byte, recordSize)
-	binary.NativeEndian.PutUint64(rec[offACKNs:], uint64(ts.Nano())) // recent: not stale
-	for i := range c.slots.n {
-		putSlot(c.slots, i, 1<<2|slotFull, ^uint64(0), rec)
-	}
+	takeAllSlots(t, c)
 	ln := listen(t, "tcp6", "[::1]:0", c.PrepareListener)
 	h := connect(t, ln, "tcp6", ln.Addr().String())
 	key := uint32(h.serverFD)
@@ -145,4 +142,19 @@ func TestCaptureEBPFSlotTaken(t *testing.T) {
 	}
 	checkEBPFTiming(t, &s)
 	checkLinuxSYN(t, &s, 6)
+}
+
+// takeAllSlots fills every slot with another connection's unread, recent
+// record, so that the program keeps new records in sk_storage.
+func takeAllSlots(t *testing.T, c *Capture) {
+	t.Helper()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	rec := make([]byte, recordSize)
+	binary.NativeEndian.PutUint64(rec[offACKNs:], uint64(ts.Nano())) // recent: not stale
+	for i := range c.slots.n {
+		putSlot(c.slots, i, 1<<2|slotFull, ^uint64(0), rec)
+	}
 }

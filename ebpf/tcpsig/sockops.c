@@ -4,10 +4,18 @@
 //
 // For every passive TCP connection of a listener in the cgroup it records,
 // in the slot of the accepted socket's cookie in the BPF_F_MMAPABLE array
-// "slots" (userspace reads it from its mapping after getsockopt SO_COOKIE,
-// with no bpf(2) call), or, when that slot holds another connection's unread
-// record, in BPF_MAP_TYPE_SK_STORAGE on the socket (userspace looks it up
-// with the socket's fd as the key):
+// "slots" (userspace reads it from its mapping, with no bpf(2) call), or,
+// when that slot holds another connection's unread record, in
+// BPF_MAP_TYPE_SK_STORAGE on the socket (userspace looks it up with the
+// socket's fd as the key). The slot also holds the connection's netns cookie
+// and addresses, and the BPF_F_MMAPABLE array "addr_index", indexed by a
+// hash of the remote address, remote port and local port (addr_hash; not
+// the local address, which userspace may know only as the listener's
+// 0.0.0.0 or ::), holds the cookie of the last connection established with
+// that hash: userspace that knows the accepted socket's addresses finds its
+// slot with no system call at all, and verifies the addresses stored there;
+// otherwise it asks the socket for its cookie (getsockopt SO_COOKIE). The
+// record:
 //
 //   syn_ns          bpf_ktime_get_ns() when the kernel processed the SYN:
 //                   BPF_SOCK_OPS_TIMEOUT_INIT on the request socket, or, in
@@ -47,7 +55,8 @@
 // after accept, before the socket has sent data, so no later RTT sample could
 // reach it, and the callback would cost a program run per ACK for nothing.
 //
-// Keep struct record in step with record.go (recordSize, the offsets).
+// Keep struct record in step with record.go (recordSize, the offsets), struct
+// slot and addr_hash with slots_linux.go.
 
 #include <linux/bpf.h>
 #include "bpf_helpers.h"
@@ -74,7 +83,8 @@ struct tcp_sock {
 // in syncookie mode the oldest are evicted and those connections lose their
 // SYN record (about 200 bytes an entry: some 3 MiB).
 #define PENDING_MAX 16384
-// Slots of the mmapped array (a power of two): 16384 of 208 bytes, 3.3 MiB.
+// Slots of the mmapped array (a power of two): 16384 of 248 bytes, 3.9 MiB;
+// as many addr_index entries of 8 bytes (128 KiB).
 #define SLOTS 16384
 // A full slot that userspace has not read for this long may be reused: its
 // connection waited in the accept queue that long, or is not brink's.
@@ -118,14 +128,19 @@ enum {
 };
 
 // One entry of the mmapped array: the record of the socket whose cookie it
-// holds. The program claims a slot with a compare-and-swap on state (so two
-// writers never share one) and publishes it with another; userspace reads it
-// with plain loads and validates (and marks it consumed) with a
-// compare-and-swap.
+// holds, and that socket's netns cookie and addresses (IPv6, IPv4 mapped, as
+// in struct tuple; ports in host byte order). The program claims a slot with
+// a compare-and-swap on state (so two writers never share one) and publishes
+// it with another; userspace reads it with plain loads and validates (and
+// marks it consumed) with a compare-and-swap.
 struct slot {
 	__u32 state;
-	__u32 pad;
+	__u16 lport;
+	__u16 rport;
 	__u64 cookie;
+	__u64 netns;
+	__u32 laddr[4];
+	__u32 raddr[4];
 	struct record rec;
 };
 
@@ -158,6 +173,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct slot);
 } slots SEC(".maps");
+
+// addr_index[addr_hash(t)] is the cookie of the last socket established
+// with that hash; its record is (normally) in that cookie's slot. A plain
+// 64-bit store, so userspace never sees half of one.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} addr_index SEC(".maps");
 
 // ctx reads a sock_ops context field with a volatile load.
 #define ctx(skops, field) (*(volatile __u32 *)&(skops)->field)
@@ -199,6 +225,36 @@ static __always_inline int make_tuple(struct bpf_sock_ops *skops, struct tuple *
 		return 0;
 	}
 	return -1;
+}
+
+// mix and addr_hash: keep in step with addrHash in slots_linux.go
+// (TestAddrHashAgrees runs both). Multiply-xorshift rounds over the words
+// as they lie in memory (little-endian loads of network-order addresses),
+// then murmur3's finalizer, so every input bit reaches the low bits that
+// pick the entry.
+static __always_inline __u32 mix(__u32 h, __u32 w)
+{
+	h = (h ^ w) * 0x9e3779b1;
+	return h ^ (h >> 15);
+}
+
+// addr_hash hashes t's remote address, remote port and local port (t's
+// ports as the context has them: remote in network byte order in the upper
+// 16 bits, local in host order).
+static __always_inline __u32 addr_hash(const struct tuple *t)
+{
+	__u32 h = 0;
+
+	h = mix(h, t->raddr[0]);
+	h = mix(h, t->raddr[1]);
+	h = mix(h, t->raddr[2]);
+	h = mix(h, t->raddr[3]);
+	h = mix(h, (t->lport << 16) | bpf_ntohl(t->rport));
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	return h ^ (h >> 16);
 }
 
 // start_request (re)starts the pending record of a handshake.
@@ -275,19 +331,19 @@ static __always_inline struct slot *claim_slot(__u64 cookie, __u64 now, __u32 *s
 	return s;
 }
 
-// fill_record writes the accepted socket's record into st.
+// fill_record writes the accepted socket's record into st, moving the
+// handshake's pending part (key t, when have_t) into it.
 static __always_inline void fill_record(struct bpf_sock_ops *skops, struct bpf_sock *sk,
-					struct record *st, __u64 now)
+					struct record *st, __u64 now, struct tuple *t, int have_t)
 {
-	struct tuple t = {};
 	struct record *r;
 	struct tcp_sock *tp;
 
-	if (!make_tuple(skops, &t)) {
-		r = bpf_map_lookup_elem(&pending, &t);
+	if (have_t) {
+		r = bpf_map_lookup_elem(&pending, t);
 		if (r) {
 			*st = *r;
-			bpf_map_delete_elem(&pending, &t);
+			bpf_map_delete_elem(&pending, t);
 		}
 	}
 	st->version = RECORD_VERSION;
@@ -307,29 +363,55 @@ static __always_inline void fill_record(struct bpf_sock_ops *skops, struct bpf_s
 // on_established runs on the accepted socket when the final ACK arrives. The
 // record goes into the socket cookie's slot of the mmapped array, which
 // userspace reads without a bpf(2) call; only when that slot is taken does it
-// go into the socket's sk_storage.
+// go into the socket's sk_storage. Either way addr_index then points at the
+// cookie (after the slot is published, so that a reader led there finds it
+// full): a reader led by it to a slot that holds another cookie (the record
+// went to sk_storage) or other addresses (another connection with the same
+// hash came later) falls back to SO_COOKIE. Two live connections never share
+// netns and addresses, so an entry whose slot matches them is this
+// connection's.
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
+	struct tuple t = {};
 	struct record *st;
 	struct slot *s;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 cookie;
-	__u32 state = 0;
+	__u64 cookie, *ie;
+	__u32 state = 0, h;
+	int have_t;
 
 	if (!sk)
 		return;
+	have_t = !make_tuple(skops, &t);
 	cookie = bpf_get_socket_cookie(skops);
 	s = claim_slot(cookie, now, &state);
 	if (s) {
 		__builtin_memset(&s->rec, 0, sizeof(s->rec));
 		s->cookie = cookie;
-		fill_record(skops, sk, &s->rec, now);
+		s->netns = t.netns;
+		s->lport = t.lport;
+		s->rport = bpf_ntohl(t.rport);
+		s->laddr[0] = t.laddr[0];
+		s->laddr[1] = t.laddr[1];
+		s->laddr[2] = t.laddr[2];
+		s->laddr[3] = t.laddr[3];
+		s->raddr[0] = t.raddr[0];
+		s->raddr[1] = t.raddr[1];
+		s->raddr[2] = t.raddr[2];
+		s->raddr[3] = t.raddr[3];
+		fill_record(skops, sk, &s->rec, now, &t, have_t);
 		__sync_val_compare_and_swap(&s->state, state, (state & ~3) | SLOT_FULL);
 	} else {
 		st = bpf_sk_storage_get(&records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st)
-			fill_record(skops, sk, st, now);
+			fill_record(skops, sk, st, now, &t, have_t);
+	}
+	if (have_t) {
+		h = addr_hash(&t) & (SLOTS - 1);
+		ie = bpf_map_lookup_elem(&addr_index, &h);
+		if (ie)
+			*(volatile __u64 *)ie = cookie;
 	}
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }

@@ -36,8 +36,12 @@ type tcpsigRecord struct {
 type tcpsigSlot struct {
 	_      structs.HostLayout
 	State  uint32
-	Pad    uint32
+	Lport  uint16
+	Rport  uint16
 	Cookie uint64
+	Netns  uint64
+	Laddr  [4]uint32
+	Raddr  [4]uint32
 	Rec    tcpsigRecord
 }
 
@@ -54,6 +58,7 @@ type tcpsigTuple struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	tcpsigMapAddrIndex      = "addr_index"
 	tcpsigMapPending        = "pending"
 	tcpsigMapRecords        = "records"
 	tcpsigMapSlots          = "slots"
@@ -109,9 +114,10 @@ type tcpsigProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpsigMapSpecs struct {
-	Pending *ebpf.MapSpec `ebpf:"pending"`
-	Records *ebpf.MapSpec `ebpf:"records"`
-	Slots   *ebpf.MapSpec `ebpf:"slots"`
+	AddrIndex *ebpf.MapSpec `ebpf:"addr_index"`
+	Pending   *ebpf.MapSpec `ebpf:"pending"`
+	Records   *ebpf.MapSpec `ebpf:"records"`
+	Slots     *ebpf.MapSpec `ebpf:"slots"`
 }
 
 // tcpsigVariableSpecs contains global variables before they are loaded into the kernel.
@@ -140,13 +146,15 @@ func (o *tcpsigObjects) Close() error {
 //
 // It can be passed to loadTcpsigObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpsigMaps struct {
-	Pending *ebpf.Map `ebpf:"pending"`
-	Records *ebpf.Map `ebpf:"records"`
-	Slots   *ebpf.Map `ebpf:"slots"`
+	AddrIndex *ebpf.Map `ebpf:"addr_index"`
+	Pending   *ebpf.Map `ebpf:"pending"`
+	Records   *ebpf.Map `ebpf:"records"`
+	Slots     *ebpf.Map `ebpf:"slots"`
 }
 
 func (m *tcpsigMaps) Close() error {
 	return _TcpsigClose(
+		m.AddrIndex,
 		m.Pending,
 		m.Records,
 		m.Slots,
