@@ -152,6 +152,11 @@ type TLS struct {
 	DefaultService string `yaml:"default_service"`
 	// Routes map hostnames (and ALPN) to services or passthrough backends.
 	Routes []TLSRoute `yaml:"routes"`
+	// Accept is how the TLS listener accepts (--tls-accept): netpoll (the
+	// default: Go's net.Listener, one pooled goroutine per connection from
+	// the ClientHello to the end) or loop (the gnet event loop peeks the
+	// ClientHello, then hands the socket to handshake workers).
+	Accept string `yaml:"accept"`
 }
 
 // CertPair is a certificate chain and its key, both PEM files. The pair is
@@ -384,7 +389,7 @@ func Default() *Config {
 			SignalPath:    "/signal",
 		},
 		Log: Log{Level: "info", Format: "plain"},
-		TLS: TLS{ServerPort: 3043},
+		TLS: TLS{ServerPort: 3043, Accept: "netpoll"},
 		Relay: Relay{
 			LicenseHeader:   "X-License-Key",
 			Timeout:         30 * time.Second,

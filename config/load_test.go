@@ -80,6 +80,12 @@ func TestPrecedence(t *testing.T) {
 			values: [5]string{"", "https://y1 https://y2", "https://e1 https://e2", "https://b1", "https://f1 https://f2"},
 		},
 		{
+			key:    "tls.accept",
+			layers: layer{yaml: "tls:\n  accept: loop\n", env: "BRINK_UNUSED=x", brink: "BRINK_TLS__ACCEPT=netpoll", flag: "loop"},
+			get:    func(c *Config) string { return c.TLS.Accept },
+			values: [5]string{"netpoll", "loop", "loop", "netpoll", "loop"},
+		},
+		{
 			key: "tls.routes",
 			layers: layer{
 				yaml:  "tls:\n  cert_file: c.pem\n  key_file: k.pem\n  routes:\n    - host: y.example.com\n      service: api\n",
@@ -311,6 +317,7 @@ func TestErrors(t *testing.T) {
 		{"static differs", "tls:\n  cert_file: /a\n  key_file: /b\ncerts:\n  static:\n    cert_file: /c\n    key_file: /d\n", nil, nil, ErrInvalid, []string{"brink.yaml:6: certs.static: names another pair"}},
 		{"route service and passthrough", "tls:\n  cert_file: /c\n  key_file: /k\n  routes:\n    - host: a.example\n      service: api\n      passthrough: b:1\n", nil, nil, ErrMissing,
 			[]string{"brink.yaml:4: tls.routes[0]: a route needs exactly one of service and passthrough"}},
+		{"tls accept", "tls:\n  accept: epoll\n", nil, nil, ErrInvalid, []string{`brink.yaml:2: tls.accept: invalid accept mode "epoll": use netpoll or loop`}},
 		{"route without tls", "tls:\n  routes:\n    - {host: a.example, service: api}\n", nil, nil, ErrInvalid, []string{"tls.routes: TLS routes need TLS"}},
 		{"redirect without tls", "http:\n  listen_addr: ':80'\n", nil, nil, ErrInvalid, []string{"brink.yaml:2: http.listen_addr: the HTTP listener redirects to HTTPS, which needs TLS"}},
 		{"prometheus beyond loopback", "metrics:\n  prometheus:\n    listen_addr: 0.0.0.0:9090\n", nil, nil, ErrMissing,

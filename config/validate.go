@@ -193,6 +193,11 @@ func (l *loader) validateTLS() {
 			l.errs.add(l.origin("tls.certificates"), name, ErrMissing, "a certificate needs both cert_file and key_file")
 		}
 	}
+	switch t.Accept {
+	case "loop", "netpoll":
+	default:
+		l.errs.add(l.origin("tls.accept"), "tls.accept", ErrInvalid, fmt.Sprintf("invalid accept mode %q: use netpoll or loop", t.Accept))
+	}
 	if !t.Enabled {
 		if len(t.Routes) > 0 || t.DefaultService != "" {
 			l.errs.add(l.origin("tls.routes"), "tls.routes", ErrInvalid, "TLS routes need TLS: set tls.enabled and a certificate")

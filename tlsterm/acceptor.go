@@ -126,6 +126,8 @@ func (a *Acceptor) Run(ctx context.Context) error {
 		_ = a.ln.Close()
 	})
 	defer stop()
+	log := a.srv.cfg.Logger
+	log.Info("tls: listening", "addr", a.Addr(), "accept", AcceptNetpoll)
 	var err error
 	for delay := time.Duration(0); ; {
 		c, aerr := a.ln.AcceptTCP()
@@ -138,7 +140,7 @@ func (a *Acceptor) Run(ctx context.Context) error {
 				break
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			a.srv.cfg.Logger.Warn("tls: accept failed; retrying", "err", aerr, "delay", delay)
+			log.Warn("tls: accept failed; retrying", "err", aerr, "delay", delay)
 			time.Sleep(delay)
 			continue
 		}
@@ -155,6 +157,7 @@ func (a *Acceptor) Run(ctx context.Context) error {
 	}
 	a.draining.Store(true)
 	_ = a.ln.Close()
+	log.Info("tls: draining", "addr", a.Addr(), "connections", a.open.Load())
 	if a.cfg.OnShutdown != nil {
 		a.cfg.OnShutdown()
 	}

@@ -26,6 +26,7 @@ var globalKeys = map[string]string{
 	"tls-server-cert":        "tls.cert_file",
 	"tls-server-key":         "tls.key_file",
 	"tls-server-port":        "tls.server_port",
+	"tls-accept":             "tls.accept",
 	"redirect-http-to-https": "http.redirect_to_https",
 }
 

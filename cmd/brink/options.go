@@ -105,6 +105,7 @@ type globalOptions struct {
 	TLSServerCert       string
 	TLSServerKey        string
 	TLSServerPort       int
+	TLSAccept           string
 	RedirectHTTPToHTTPS bool
 	// ConfigFile and Sets feed the configuration itself.
 	ConfigFile string
@@ -178,6 +179,7 @@ func (g *globalOptions) register(fs *flagSet) {
 	fs.env("tls-server-key", "TLS_SERVER_KEY")
 	fs.IntVar(&g.TLSServerPort, "tls-server-port", 3043, "HTTPS port with --tls-enable")
 	fs.env("tls-server-port", "TLS_SERVER_PORT")
+	fs.StringVar(&g.TLSAccept, "tls-accept", "netpoll", "how the TLS listener accepts: netpoll (net.Listener, a goroutine per connection) or loop (gnet event loop, then handshake workers) [env: BRINK_TLS__ACCEPT]")
 	fs.BoolVar(&g.RedirectHTTPToHTTPS, "redirect-http-to-https", false, "with TLS, --port answers 308 redirects to HTTPS")
 	fs.env("redirect-http-to-https", "REDIRECT_HTTP_TO_HTTPS")
 	g.serverOptions.register(fs)

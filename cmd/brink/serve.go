@@ -30,8 +30,10 @@ const shutdownGrace = 10 * time.Second
 
 // server is everything a serving command listens with: the plain HTTP
 // front chosen by --server (fasthttp.Server, goroutine per connection, or
-// the gnet event loop), the TLS listener (always the loop with tlsterm:
-// ClientHello peek and SNI routing on the loop, handshakes on workers), the
+// the gnet event loop), the TLS listener (tlsterm, accepting as tls.accept
+// says: netpoll, a net.Listener and a pooled goroutine per connection, or
+// loop, ClientHello peek and SNI routing on the loop, handshakes on
+// workers), the
 // plain listener that redirects to HTTPS, and the operator's metrics and
 // admin listeners. Any of them may be absent.
 type server struct {
@@ -48,9 +50,10 @@ type server struct {
 	srv  *fasthttp.Server
 	ls   *loop.Server
 
-	// The TLS listener.
+	// The TLS listener: tlsLoop (tls.accept loop) or tlsAcc (netpoll).
 	tlsAddr string
 	tlsLoop *loop.Server
+	tlsAcc  *tlsterm.Acceptor
 	tlsTerm *tlsterm.Server
 
 	// The redirect listener (http.listen_addr).
@@ -137,6 +140,9 @@ func (s *server) close() {
 		if ln != nil {
 			_ = ln.Close()
 		}
+	}
+	if s.tlsAcc != nil {
+		_ = s.tlsAcc.Close()
 	}
 	if s.admin != nil {
 		_ = s.admin.Shutdown(context.Background())
@@ -306,8 +312,9 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 	return nil
 }
 
-// openTLS opens the TLS listener: the loop peeks and routes ClientHellos,
-// tlsterm terminates them and serves the routes' services.
+// openTLS opens the TLS listener: tlsterm peeks and routes ClientHellos,
+// terminates them and serves the routes' services, accepting on Go's
+// netpoller (tls.accept netpoll) or on the event loop (loop).
 func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 	t := s.cfg.TLS
 	var pairs []tlsterm.CertPair
@@ -367,6 +374,21 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 		return nil
 	}
 	cfg.OnShutdown = s.closing
+	if t.Accept == tlsterm.AcceptNetpoll {
+		s.tlsAcc, err = tlsterm.NewAcceptor(ts, tlsterm.AcceptConfig{
+			Addr:              cfg.Addr,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			MaxConns:          cfg.MaxConns,
+			Capturer:          cfg.Capturer,
+			PrepareListener:   cfg.PrepareListener,
+			OnShutdown:        cfg.OnShutdown,
+		})
+		if err != nil {
+			return fmt.Errorf("starting the TLS listener on %s: %w", t.ListenAddr, err)
+		}
+		s.tlsAddr = s.tlsAcc.Addr()
+		return nil
+	}
 	if s.tlsLoop, err = loop.New(cfg, ts); err != nil {
 		return fmt.Errorf("starting the TLS listener on %s: %w", t.ListenAddr, err)
 	}
@@ -456,9 +478,14 @@ func (s *server) run(ctx context.Context) error {
 	if s.srv != nil {
 		wg.Go(func() { fail(s.runFasthttp(ctx, s.srv, s.ln, s.closing)) })
 	}
-	if s.tlsLoop != nil {
+	if s.tlsLoop != nil || s.tlsAcc != nil {
 		wg.Go(func() {
-			err := s.tlsLoop.Run(ctx)
+			var err error
+			if s.tlsAcc != nil {
+				err = s.tlsAcc.Run(ctx)
+			} else {
+				err = s.tlsLoop.Run(ctx)
+			}
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
 			if e := s.tlsTerm.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
