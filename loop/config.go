@@ -2,7 +2,6 @@ package loop
 
 import (
 	"log/slog"
-	"runtime"
 	"time"
 
 	"github.com/brink-edge/brink/connsig"
@@ -30,7 +29,8 @@ type Config struct {
 	// (Unleash Edge's port).
 	Addr string
 	// Loops is the number of event loops, each a goroutine polling its
-	// share of the connections. Zero means GOMAXPROCS.
+	// share of the connections. Zero means GOMAXPROCS (as set before any
+	// Server raised it: see KeepGOMAXPROCS).
 	Loops int
 	// ReusePort sets SO_REUSEPORT on the listening sockets and gives every
 	// loop a listener and engine of its own, so that the kernel spreads
@@ -76,6 +76,16 @@ type Config struct {
 	// it waits for connections: it should end long-lived answers (event
 	// streams) that would otherwise hold the drain until ShutdownGrace.
 	OnShutdown func()
+	// KeepGOMAXPROCS leaves GOMAXPROCS alone. By default Run raises it, while
+	// the Server runs, to one more than the loops of all running Servers
+	// (GOMAXPROCS 2 with one loop), so that one P stays idle: otherwise
+	// the Go runtime takes a loop's P away whenever the loop waits in
+	// epoll_wait and gives it back through a woken thread, which costs a
+	// fifth more CPU per request (see procs.go). The extra P is idle while
+	// the loops wait; it runs the process's other goroutines. Setting
+	// GOMAXPROCS stops the runtime's own updates of it from the cgroup CPU
+	// limit; Run puts back the value it found when the last Server stops.
+	KeepGOMAXPROCS bool
 	// Logger receives lifecycle lines (listening, draining, gnet's own
 	// errors). Nil discards them.
 	Logger *slog.Logger
@@ -87,7 +97,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Addr = DefaultAddr
 	}
 	if cfg.Loops <= 0 {
-		cfg.Loops = runtime.GOMAXPROCS(0)
+		cfg.Loops = baseProcs()
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout

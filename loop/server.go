@@ -90,6 +90,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer close(s.stopped)
+	if !s.cfg.KeepGOMAXPROCS {
+		defer reserveProcs(s.cfg.Loops)()
+	}
 	n := 1
 	if s.cfg.ReusePort {
 		n = s.cfg.Loops
