@@ -5,7 +5,10 @@
 #   bench/ab.sh keepalive   # fasthttp.Server vs --server loop: keep-alive
 #                           # /api/frontend and 304 /api/client/features
 #   bench/ab.sh conn        # new connections/s (connect, one request, close)
-#                           # with --signal-capture off, fallback and ebpf
+#                           # with --signal-capture off, fallback and ebpf;
+#                           # the request is GET /signal (CONN_PATH), which
+#                           # encodes the whole captured signal, so a capture
+#                           # that skipped work would show
 #
 # Every server runs for the whole experiment, each on its own port, all
 # pinned to SERVER_CPU (taskset); wrk is pinned to LOAD_CPU. Each round
@@ -31,7 +34,8 @@
 # ';'; leading VAR=value words are the server's environment, BIN=path
 # its binary), OUT (raw rounds file, default /tmp/brink-ab-<mode>.tsv), NICE
 # (niceness for server and wrk, default 0), SERVER_QUOTA (a CPU cap for
-# the servers, e.g. 0.5; default none).
+# the servers, e.g. 0.5; default none), CONN_PATH (the conn mode's request,
+# default /signal; /internal-backstage/health was used before 2026-11-23).
 # Bounded: ROUNDS x servers x cases x DURATION. Only 127.0.0.1. Stops only
 # the processes it starts.
 set -euo pipefail
@@ -140,7 +144,7 @@ wrkargs() { # case port
 	304)
 		etag=$(curl -s -D - -o /dev/null -H "Authorization: $CL" "http://127.0.0.1:$2/api/client/features" | awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')
 		echo "-H|Authorization: $CL|-H|If-None-Match: $etag|http://127.0.0.1:$2/api/client/features" ;;
-	conn) echo "-H|Connection: close|http://127.0.0.1:$2/internal-backstage/health" ;;
+	conn) echo "-H|Connection: close|http://127.0.0.1:$2${CONN_PATH:-/signal}" ;;
 	esac
 }
 
@@ -165,8 +169,8 @@ measure() {
 }
 
 {
-	echo "# $(date -u +%FT%TZ) mode=$MODE $(nproc) CPUs, $(uptime | sed 's/.*load/load/'), $(go version | cut -d' ' -f3), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- loop proto cmd || echo '+dirty')"
-	echo "# server CPU $SERVER_CPU, wrk CPU $LOAD_CPU, $CONNS connections, $ROUNDS rounds x $DURATION, nice $NICE, ebpf cgroup $CGROUP_EBPF, server CPU quota ${SERVER_QUOTA:-none}"
+	echo "# $(date -u +%FT%TZ) mode=$MODE $(nproc) CPUs, $(uptime | sed 's/.*load/load/'), $(go version | cut -d' ' -f3), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- loop proto cmd ebpf connsig || echo '+dirty')"
+	echo "# server CPU $SERVER_CPU, wrk CPU $LOAD_CPU, $CONNS connections, $ROUNDS rounds x $DURATION, nice $NICE, ebpf cgroup $CGROUP_EBPF, server CPU quota ${SERVER_QUOTA:-none}$([ "$MODE" = conn ] && echo ", GET ${CONN_PATH:-/signal}")"
 	for i in $(seq 0 $((n - 1))); do echo "# ${names[$i]}: ${bins[$i]} ${args[$i]}"; done
 	echo "# round case server rps p99_us server_cpu_us_per_req wrk_cpu_us_per_req"
 } | tee "$OUT"
