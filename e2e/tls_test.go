@@ -635,6 +635,54 @@ func TestTLSOctetStyle(t *testing.T) {
 	})
 }
 
+// TestTLSAcceptLoop: the TLS listener's other accept mode, the event loop
+// (tls.accept loop, here from BRINK_TLS__ACCEPT; the other TLS tests run
+// the default), serves flags and the connection signal over TLS 1.2 and
+// 1.3, and refuses a name no route or certificate claims with
+// unrecognized_name.
+func TestTLSAcceptLoop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := newTestCA(t, dir, "loop")
+	srv := ca.issue(t, dir, "server", 30, "brink.test", "127.0.0.1")
+	port := freePorts(t, 1)[0]
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	b := startProc(t, procOptions{
+		args: []string{"offline", "-b", filepath.Join(repoRoot, "e2e", "testdata", "features.json"),
+			"--frontend-tokens", frontendToken},
+		env: []string{"PORT=" + strconv.Itoa(port), "INTERFACE=127.0.0.1", "BRINK_ENGINE__HOST=brink.test",
+			"EDGE_TLS_CERT_FILE=" + srv.certPath, "EDGE_TLS_KEY_FILE=" + srv.keyPath, "BRINK_TLS__ACCEPT=loop"},
+		ready: tlsReady(addr, ca.pool, "brink.test", "/internal-backstage/ready"),
+	})
+	if !strings.Contains(b.log.String(), "loop listening") {
+		t.Errorf("BRINK_TLS__ACCEPT=loop: no event loop started; log:\n%s", b.log.String())
+	}
+	for _, ver := range tlsVersions {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool, ServerName: "brink.test", MinVersion: ver.v, MaxVersion: ver.v})
+		if err != nil {
+			t.Errorf("%s: handshake: %v", ver.name, err)
+			continue
+		}
+		br := bufio.NewReader(c)
+		code, body, err := httpOver(c, br, "brink.test", frontendQuery, frontendToken)
+		if err != nil || code != http.StatusOK || !slices.Contains(enabledNames(t, body), "e2e-default-on") {
+			t.Errorf("%s: /api/frontend: %d %s %v", ver.name, code, body, err)
+		}
+		code, body, err = httpOver(c, br, "brink.test", "/signal", "")
+		c.Close()
+		var s tlsSignal
+		if err != nil || code != http.StatusOK || json.Unmarshal(body, &s) != nil {
+			t.Errorf("%s: /signal: %d %s %v", ver.name, code, body, err)
+			continue
+		}
+		checkTLSSignal(t, ver.name, s, ver.name, "brink.test")
+	}
+	_, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "nobody.test", InsecureSkipVerify: true}) //nolint:gosec // the alert comes before any certificate
+	if err == nil || !strings.Contains(err.Error(), "unrecognized name") {
+		t.Errorf("unknown SNI: %v, want the unrecognized_name alert", err)
+	}
+}
+
 // TestTLSPrometheusBeyondLoopback: a Prometheus listener on a
 // non-loopback address without a bearer token is refused at start.
 func TestTLSPrometheusBeyondLoopback(t *testing.T) {
