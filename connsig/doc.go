@@ -10,6 +10,15 @@
 // TCP_SAVED_SYN and the eBPF program return) and the encoders: AppendJSON,
 // AppendFingerprint and AppendValue.
 //
+// The stages meet through small interfaces: a Capturer fills a Signal from
+// an accepted socket's fd; an AddrCapturer (ebpf/tcpsig's eBPF capture)
+// fills it from the connection's addresses instead, with no system call,
+// and the loop, which has those addresses from accept, prefers it
+// (CaptureAddr with its listener's address as local, whose IP may be
+// unspecified, and the peer's as remote); a ListenerPreparer sets up the
+// listening socket; a Carrier hands a connection's Signal to the request
+// handlers.
+//
 // Allocation: Reset, ParseSYN, the Append* encoders and the property lookups
 // allocate nothing (Append* only grow dst when it is too small).
 // Concurrency: a Signal belongs to one connection; it is filled before the

@@ -26,28 +26,51 @@
 // cookie and 4-tuple until PASSIVE_ESTABLISHED moves it into the record's
 // place: the slot (socket cookie mod 16384) of a BPF_F_MMAPABLE array that
 // Open mmaps, or, when that slot holds another connection's unread record
-// younger than 5 s, BPF_MAP_TYPE_SK_STORAGE on the socket. Capture gets the
-// accepted socket's cookie (getsockopt SO_COOKIE), copies its slot with plain
-// loads and validates the copy with one compare-and-swap on the slot's state
-// (the program claims and publishes a slot with compare-and-swaps and counts
-// its writes there, so a read that a write overlapped is detected and never
-// used); otherwise it does the bpf(2) lookup of the sk_storage keyed by the
-// fd. The slot path spares a bpf(2) call (with the kernel's copy of the value
-// through a temporary buffer) and an sk_storage allocation and RCU free per
-// connection: in BenchmarkCapture, 1.45 µs instead of 2.3 µs, both mostly
-// syscall entry on this VM. A record whose slot was reused because it went
-// unread for 5 s (its connection waited that long in the accept queue, and
-// 16384 newer sockets took cookies meanwhile) is lost: that connection gets
-// the fallback. No XDP/TC
-// program and no per-interface attachment are needed: the SYN-ACK callback
-// sees the SYN even with syncookies. BPF_SOCK_OPS_PARSE_HDR_OPT_CB is not
-// used (on the final ACK it cannot see the SYN), nor BPF_SOCK_OPS_RTT_CB
-// (the record is read once, at accept, before any later RTT sample exists;
-// the callback would cost a program run per ACK for nothing).
+// younger than 5 s, BPF_MAP_TYPE_SK_STORAGE on the socket. The slot also
+// holds the connection's netns cookie and addresses, and PASSIVE_ESTABLISHED
+// then stores the socket's cookie in a second mmapped array, addr_index, at
+// a hash of the remote address, remote port and local port (not the local
+// address: the loop knows only its listener's, which may be 0.0.0.0 or ::;
+// IPv4 is hashed IPv4-mapped, as a dual-stack listener's child has it).
+//
+// Three ways to the record, cheapest first:
+//
+//   - CaptureAddr (the loop calls it, with the listener's and the peer's
+//     addresses from accept): addr_index gives the cookie, the cookie the
+//     slot; the slot's netns (Open's own, from SO_NETNS_COOKIE), remote
+//     address and port, local port and, unless the caller's is unspecified,
+//     local address must match. No system call: 0.13 µs in
+//     BenchmarkCapture/ebpf-addr. Any mismatch (no entry; a later connection
+//     with the same hash took it; the record went to sk_storage; another
+//     netns) goes on as Capture. Two live connections never share netns and
+//     addresses, so a matching slot is this connection's; the one exception
+//     is a connection the peer reset while it waited in the accept queue,
+//     followed by a new one from the same address and port: the dead one
+//     gets the new one's record.
+//   - Capture: getsockopt SO_COOKIE, then the cookie's slot (1.45 µs, almost
+//     all of it the system call on this VM).
+//   - Either, when the slot was taken: the bpf(2) lookup of the sk_storage
+//     keyed by the fd (2.3 µs, plus the storage's allocation and RCU free).
+//
+// A slot is read with plain loads and validated with one compare-and-swap on
+// its state (the program claims and publishes a slot with compare-and-swaps
+// and counts its writes there, so a read that a write overlapped is detected
+// and never used). A record whose slot was reused because it went unread for
+// 5 s (its connection waited that long in the accept queue, and 16384 newer
+// sockets took cookies meanwhile) is lost: that connection gets the
+// fallback. No XDP/TC program and no per-interface attachment are needed:
+// the SYN-ACK callback sees the SYN even with syncookies.
+// BPF_SOCK_OPS_PARSE_HDR_OPT_CB is not used (on the final ACK it cannot see
+// the SYN), nor BPF_SOCK_OPS_RTT_CB (the record is read once, at accept,
+// before any later RTT sample exists; the callback would cost a program run
+// per ACK for nothing).
 //
 // Fallback (Fallback): TCP_SAVE_SYN on the listener (PrepareListener), then
-// getsockopt TCP_SAVED_SYN and TCP_INFO on the accepted socket. Never
-// TCP_DEFER_ACCEPT.
+// getsockopt TCP_SAVED_SYN and TCP_INFO on the accepted socket, as raw
+// system calls (neither blocks). Never TCP_DEFER_ACCEPT. Those two calls are
+// its floor: a getsockopt that does nothing (SO_TYPE) costs about 1.3 µs on
+// the 2-vCPU VM of bench/RESULTS-capture.md, so 2.6 of the fallback's 3.1 µs
+// are system call entry and exit; there is no one call that returns both.
 //
 // What each mode fills (see the connsig package doc for the JSON names):
 //
@@ -86,17 +109,24 @@
 //
 // # Contracts
 //
-// Allocation: Capture (both modes) and the record decoder allocate nothing
-// in steady state (the eBPF lookup buffers are pooled; the slots are mapped
-// once by Open and unmapped by a cleanup once the Capture is unreachable, so
-// a Capture racing Close never faults). Concurrency: Capture
-// and PrepareListener are safe to call from concurrently running loops; Open,
-// Auto and Close are cold. Buffers: Capture keeps no reference to the
-// Signal. Errors: Capture returns sentinels or a unix.Errno, unwrapped.
+// Allocation: Capture (both modes), CaptureAddr and the record decoder
+// allocate nothing in steady state (the bpf(2) lookup buffers are pooled;
+// the slots and the index are mapped once by Open and unmapped by a cleanup
+// once the Capture is unreachable, so a Capture racing Close never faults).
+// Concurrency: Capture, CaptureAddr and PrepareListener are safe to call
+// from concurrently running loops; Open, Auto and Close are cold. Buffers:
+// they keep no reference to the Signal. Errors: they return sentinels or a
+// unix.Errno, unwrapped.
+//
+// Auto returns the *Capture itself (or a Fallback), so a caller that holds
+// it as a Capturer reaches CaptureAddr with a type assertion to
+// connsig.AddrCapturer, as the loop does; the Fallback has no CaptureAddr
+// (its two getsockopt calls need the fd whatever the addresses).
 //
 // # Metrics
 //
 //	brink_ebpf_enabled                      gauge: 1 while an eBPF Capture is open
+//	brink_ebpf_lookups_total{path}          eBPF records found: addr (CaptureAddr, no system call), cookie (SO_COOKIE), storage (bpf(2))
 //	brink_signal_captures_total{source}     Capture calls by connsig.Signal.CaptureSource: ebpf, fallback, none
 //	brink_tcp_handshake_rtt_seconds         histogram of HandshakeRTT (eBPF mode)
 //	brink_tcp_rtt_seconds                   histogram of the kernel's smoothed RTT at accept (both modes)
