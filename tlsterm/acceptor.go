@@ -206,6 +206,7 @@ func (a *Acceptor) serveConn(c *net.TCPConn) {
 	tc.setRaw(c)
 	s.keepAlive(c)
 	if v.tg.passthrough != "" {
+		_ = c.SetReadDeadline(time.Time{}) // the hello's; a relay lasts until either side closes
 		s.relay(tc, c)
 		return
 	}

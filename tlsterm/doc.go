@@ -1,11 +1,35 @@
 // Package tlsterm terminates TLS for brink and routes connections by SNI
-// and ALPN. A Server is a loop.Handler: the event loop accepts, captures
-// the TCP signal, and hands the connection's first bytes to the Server,
-// which peeks the ClientHello, picks a route, and then takes the socket
-// off the loop (loop.Conn.Handoff) to run the handshake with the standard
-// library's crypto/tls on a bounded pool of handshake workers.
+// and ALPN. It accepts in one of two modes, chosen per listener
+// (tls.accept in cmd/brink):
 //
-// # Data path and which way bytes flow
+//   - netpoll (the default): an Acceptor accepts with Go's net.Listener and
+//     takes each connection, on one reused goroutine, through the TCP
+//     signal capture, the ClientHello, the route, the handshake and the
+//     service to the end.
+//   - loop: a Server is a loop.Handler; the gnet event loop accepts,
+//     captures the TCP signal and hands the connection's first bytes to the
+//     Server, which peeks the ClientHello, picks a route, and then takes the
+//     socket off the loop (loop.Conn.Handoff) to run the handshake on a
+//     bounded pool of handshake workers.
+//
+// Both make the same decisions with the same code (decide, admit,
+// terminate, relay): the ClientHello is parsed by proto/tlshello (≤16 KiB,
+// within the read-header timeout), routed by SNI+ALPN before any handshake
+// work, refused with the same alerts, limits and counters, and terminated
+// by the standard library's crypto/tls, unforked (TLS 1.2 and 1.3,
+// X25519MLKEM768 by default, session tickets).
+//
+// # Data path, netpoll mode
+//
+//	accept goroutine          one pooled goroutine per connection
+//	net.Listener.Accept ───►  TCP signal (connsig.Capturer, CaptureAddr by address)
+//	(MaxConns)                read the ClientHello (≤16 KiB, read-header timeout)
+//	                          parse (proto/tlshello): SNI, ALPN, JA4, JA3, HelloTime
+//	                          route by SNI+ALPN ─── unknown SNI ─► alert 112, close
+//	                          tls.Server over the socket + replay ─► Service.ServeConn
+//	                          (or passthrough: dial backend, copy both ways)
+//
+// # Data path, loop mode
 //
 //	loop goroutine                       handshake worker      service goroutine
 //	accept, TCP signal (loop.Capturer)
@@ -18,38 +42,59 @@
 //	                                       tls.Server handshake ─► Service.ServeConn
 //	                                       (or passthrough: dial backend, copy both ways)
 //
-// Bytes flow from the loop to a worker exactly once: the ClientHello bytes
-// the loop already read, copied and replayed at the front of the
-// connection. Then the socket itself moves to Go's netpoller and nothing
-// flows back to the loop. The reason: crypto/tls (and fasthttp's
-// ServeConn) want a blocking net.Conn; feeding one from the loop would
-// cost a copy and two goroutine hops per TLS record for the life of the
-// connection, with nothing gained once the signal is captured, the hello
-// peeked and the route picked. The loop keeps what it is good at (accept,
-// signal capture, bounding slow and bogus clients before any handshake
-// work: read-header timeout, 16 KiB bound, non-TLS bytes, unknown names),
-// and crypto/tls stays unforked (TLS 1.2 and 1.3, X25519MLKEM768 by
-// default, session tickets).
+// In loop mode bytes flow from the loop to a worker exactly once: the
+// ClientHello bytes the loop already read, copied and replayed at the front
+// of the connection. Then the socket itself moves to Go's netpoller and
+// nothing flows back to the loop. crypto/tls (and fasthttp's ServeConn)
+// want a blocking net.Conn; feeding one from the loop would cost a copy and
+// two goroutine hops per TLS record for the life of the connection. The
+// handed-off descriptor is used as it is (a sockConn: Handoff's *os.File is
+// non-blocking, so it is already on Go's netpoller), not through
+// net.FileConn, which would dup and register it a second time.
 //
-// The handed-off descriptor is used as it is: Handoff's *os.File is
-// non-blocking, so it is already on Go's netpoller, and a small net.Conn
-// over it (the loop's addresses, net.TCPConn-shaped errors) replaces
-// net.FileConn, which would dup and register it a second time (about ten
-// system calls per connection); it keeps Go's TCP keepalive, set per
-// connection unless the listener was prepared with PrepareListener, whose
-// setting accepted sockets inherit. Services run on reused goroutines, so a
+// # Why netpoll is the default
+//
+// A TLS connection lives on Go's netpoller after its ClientHello in both
+// modes; the loop mode adds a second poller in front of it. On a busy
+// core that costs: gnet's blocking epoll_wait holds the only P beside
+// Go's netpoller (about five context switches per handshake against 1.7
+// for a plain crypto/tls server), plus the loop's own accept, read, dup
+// and close system calls, the hand-off and the worker queue hop. Measured
+// with bench/tls/handshake-cpu.sh (server CPU per handshake, one core,
+// interleaved with nginx 1.22 terminating the same certificate;
+// bench/RESULTS-tls.md, 2026-11-23 "accept modes"):
+//
+//	                          netpoll      loop         (per CPU-second, ÷ nginx)
+//	full TLS 1.3, ECDSA P-256 NETPOLL_E13  LOOP_E13
+//	full TLS 1.2, ECDSA P-256 NETPOLL_E12  LOOP_E12
+//	resumed TLS 1.3 (tickets) NETPOLL_R13  LOOP_R13
+//	full TLS 1.3, RSA 2048    NETPOLL_RSA  LOOP_RSA
+//
+// RSA_NOTE
+//
+// The loop mode stays for what the loop is good at: bounding slow and
+// bogus clients before a goroutine exists for them (the loop holds a
+// connection in a few hundred bytes until its ClientHello is complete; the
+// netpoll mode parks a goroutine and a 16 KiB read buffer), and sharing a
+// port with SO_REUSEPORT over several loops (--reuseport).
+//
+// Keepalive: sockets accepted from a listener prepared with
+// PrepareListener inherit Go's TCP keepalive; otherwise the Server sets it
+// per connection (checked once). Services run on reused goroutines, so a
 // connection does not pay for growing a fresh goroutine stack through
-// fasthttp and crypto/tls.
+// fasthttp and crypto/tls; in netpoll mode the goroutine that read the
+// ClientHello serves the connection to its end.
 //
 // # Handshakes
 //
-// Handshakes run on Config.MaxHandshakes worker goroutines (default
+// At most Config.MaxHandshakes handshakes run at once (default
 // 4×GOMAXPROCS: a handshake waits a round trip for the client between its
-// two CPU-heavy halves) fed by a queue of Config.HandshakeQueue
-// connections. When workers and queue are full, a new connection gets an
-// internal_error alert on the loop and is closed, counted in
+// two CPU-heavy halves), and Config.HandshakeQueue more wait: in loop mode
+// as worker goroutines fed by a queue, in netpoll mode as slots the
+// connection's own goroutine takes. When both are full, a new connection
+// gets an internal_error alert and is closed, counted in
 // brink_tls_hello_rejects_total{reason="busy"}. A handshake is bounded by
-// Config.HandshakeTimeout, queueing included.
+// Config.HandshakeTimeout, waiting included.
 //
 // The handshake latency signal comes from a wrapper under tls.Server: the
 // time of the write that carries the server's first flight (ServerHello
@@ -84,21 +129,25 @@
 // "tunnel"; until one is registered with SetService it answers HTTP 503
 // "tunnel engine not available"). A ClientHello whose SNI no route
 // matches goes to Config.Default, else gets an unrecognized_name alert
-// (112) from the loop; one without SNI goes to Config.Default, else to the
+// (112); one without SNI goes to Config.Default, else to the
 // engine host's route, else gets the alert. Routing happens before any
 // handshake work, so a refused name costs one parse and one 7-byte write.
 //
 // # Limits and shutdown
 //
-// The loop bounds what comes before the handoff (its MaxConns, and its
-// ReadHeaderTimeout for the ClientHello); the Server bounds what comes
-// after: Config.MaxConns handed-off connections, the handshake pool and
-// queue, Config.HandshakeTimeout. After the handshake a Service's own
+// The loop (or the Acceptor: AcceptConfig) bounds what comes before the
+// ClientHello's verdict (MaxConns, all connections open; ReadHeaderTimeout
+// for the ClientHello); the Server bounds what comes after:
+// Config.MaxConns connections past their ClientHello, the handshake slots
+// and queue, Config.HandshakeTimeout. After the handshake a Service's own
 // deadlines apply (HTTPService: 15 s read, 90 s idle); a passthrough
 // relay lasts until either side closes. Shutdown refuses new ClientHellos
 // (user_canceled alert), closes HTTP connections waiting for a request,
 // lets requests in progress finish with Connection: close, and at the end
-// of its grace closes what is left.
+// of its grace closes what is left. The Acceptor's Run, when its context
+// ends, stops listening, calls OnShutdown and closes the connections still
+// sending a ClientHello (as the loop's drain refuses them); call Shutdown
+// after it returns, as after the loop's Run.
 //
 // # Metrics
 //
@@ -108,15 +157,18 @@
 //	brink_tls_hello_rejects_total{reason}         not_tls, too_large, malformed, unknown_sni, busy, max_connections, shutdown
 //	brink_tls_routes_total{route}                 host pattern (+ALPN), or "default"
 //	brink_tls_cert_reloads_total{result}          ok, error
-//	brink_tls_connections                         handed-off connections open
+//	brink_tls_connections                         connections past their ClientHello, open
+//	brink_tls_accepted_total, brink_tls_accept_rejects_total{reason="max_connections"},
+//	brink_tls_capture_errors_total                netpoll mode's accept (the loop counts its own)
 //	brink_tls_passthrough_dial_errors_total, brink_tls_service_panics_total
 //
 // # Concurrency, allocation and ownership
 //
 // The loop.Handler methods run on the loop goroutines and never block;
-// parsing the ClientHello allocates nothing (a pooled tlshello.Hello), a
-// handed-off connection allocates its Conn, the replay copy and what
-// crypto/tls allocates. The Conn given to a Service belongs to the Service
+// parsing and routing the ClientHello allocates nothing (a pooled
+// tlshello.Hello; in netpoll mode a pooled read buffer too); an admitted
+// connection allocates its Conn, the replay copy and what crypto/tls
+// allocates. The Conn given to a Service belongs to the Service
 // until ServeConn returns; the Server closes it then. SetService and
 // Shutdown are safe from any goroutine.
 package tlsterm

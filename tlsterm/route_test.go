@@ -50,7 +50,8 @@ func testRouting(t *testing.T, m mode) {
 		Route{Host: "engine.test", ALPN: "rstrm/1", Service: "agent"},
 	)
 	cfg.Services["agent"] = echoService("agent")
-	ts := m.start(t, cfg, loop.Config{})
+	// A short read-header timeout: it bounds the ClientHello, not a relay.
+	ts := m.start(t, cfg, loop.Config{ReadHeaderTimeout: 500 * time.Millisecond})
 
 	tests := []struct {
 		name, sni string
@@ -101,6 +102,7 @@ func testRouting(t *testing.T, m mode) {
 		if s := c.ConnectionState().PeerCertificates[0].SerialNumber.Int64(); s != 555 {
 			t.Fatalf("certificate serial %d, want the backend's 555", s)
 		}
+		time.Sleep(800 * time.Millisecond) // past the read-header timeout
 		payload := make([]byte, 1<<20)
 		_, _ = rand.Read(payload)
 		go func() { _, _ = c.Write(payload) }()
