@@ -105,6 +105,7 @@ func NewAcceptor(s *Server, cfg AcceptConfig) (*Acceptor, error) {
 		}
 	}
 	a := &Acceptor{srv: s, cfg: cfg, ln: tl, hellos: map[*net.TCPConn]struct{}{}}
+	s.maxPending.Store(int64(cap(s.slots) + s.cfg.HandshakeQueue))
 	a.addrCap, _ = cfg.Capturer.(connsig.AddrCapturer)
 	return a, nil
 }

@@ -11,6 +11,9 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultDialTimeout      = 5 * time.Second
 	DefaultHandshakeQueue   = 1024
+	// netpollHandshakesPerCPU is the netpoll mode's default MaxHandshakes
+	// per GOMAXPROCS.
+	netpollHandshakesPerCPU = 64
 	// MaxHelloBytes bounds the ClientHello the loop waits for.
 	MaxHelloBytes = 16 << 10
 )
@@ -62,8 +65,12 @@ type Config struct {
 	// Services are the services routes name. More can be registered, or
 	// replaced, with Server.SetService.
 	Services map[string]Service
-	// MaxHandshakes bounds the concurrent handshakes (the worker
-	// goroutines). Zero means 4×GOMAXPROCS.
+	// MaxHandshakes bounds the concurrent handshakes: the worker
+	// goroutines in loop mode, the slots connections take in netpoll mode.
+	// Zero means 4×GOMAXPROCS in loop mode and 64×GOMAXPROCS in netpoll
+	// mode, where a waiting handshake costs no worker: a handshake holds
+	// its slot across the client's round trip, so the bound must cover
+	// handshake rate × round trip, or a slow client throttles the rest.
 	MaxHandshakes int
 	// HandshakeQueue bounds the connections waiting for a worker; past it
 	// a new connection is refused with an alert. Zero means 1024.

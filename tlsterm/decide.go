@@ -51,7 +51,7 @@ func (s *Server) decide(h *tlshello.Hello, in []byte, p peer) verdict {
 		rejectMaxConns.Inc()
 		return verdict{alert: alertInternalError, close: true}
 	}
-	if tg.passthrough == "" && s.pending.Add(1) > int64(cap(s.jobs)) {
+	if tg.passthrough == "" && s.pending.Add(1) > s.maxPending.Load() {
 		s.pending.Add(-1)
 		rejectBusy.Inc()
 		return verdict{alert: alertInternalError, close: true}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +50,11 @@ type Server struct {
 	jobs    chan *Conn    // loop mode: handshakes for the workers
 	slots   chan struct{} // netpoll mode: one per handshake running
 	pending atomic.Int64  // handshakes queued or running
-	quit    chan struct{}
-	workers sync.WaitGroup
+	// maxPending bounds pending: MaxHandshakes+HandshakeQueue of the
+	// accept mode in use (cap(jobs), or cap(slots)+HandshakeQueue).
+	maxPending atomic.Int64
+	quit       chan struct{}
+	workers    sync.WaitGroup
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
@@ -69,6 +73,10 @@ var _ loop.Handler = (*Server)(nil)
 // New checks cfg, loads its certificates and starts the handshake
 // workers.
 func New(cfg Config) (*Server, error) {
+	slots := cfg.MaxHandshakes
+	if slots <= 0 {
+		slots = netpollHandshakesPerCPU * runtime.GOMAXPROCS(0)
+	}
 	cfg = cfg.withDefaults()
 	certs, err := NewCertStore(cfg.Certs, cfg.Logger)
 	if err != nil {
@@ -83,10 +91,11 @@ func New(cfg Config) (*Server, error) {
 		certs: certs,
 		table: t,
 		jobs:  make(chan *Conn, cfg.MaxHandshakes+cfg.HandshakeQueue),
-		slots: make(chan struct{}, cfg.MaxHandshakes),
+		slots: make(chan struct{}, slots),
 		quit:  make(chan struct{}),
 		conns: map[*Conn]struct{}{},
 	}
+	s.maxPending.Store(int64(cap(s.jobs)))
 	s.pool.quit = s.quit
 	s.hellos.New = func() any { return new(tlshello.Hello) }
 	s.services.Store(&map[string]*service{})
