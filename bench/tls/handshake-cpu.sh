@@ -26,6 +26,7 @@
 #   brink-gogc200  the same as brink with GOGC=200 in its environment
 #   brink-gogc400  the same as brink with GOGC=400
 #   brink-nocap-gogc200  --signal-capture off and GOGC=200 (not in the default set)
+#   NAME@b         any brink server above run from $BRINK_BIN_B (an A/B of two builds)
 #   nginx          bench/tls/nginx-tls.conf (worker_processes 1, tickets on)
 #   gotls          bench/tls/cmd/static -tls-listen (crypto/tls + fasthttp)
 # All serve the same self-signed certificate: ECDSA P-256, or RSA 2048 with
@@ -61,7 +62,8 @@ case $brink in /*) ;; *) brink=$root/$brink ;; esac
 
 read -r -a servers <<<"$SERVERS"
 for s in "${servers[@]}"; do
-	case $s in brink | brink-loop | brink-netpoll | brink-nocap | brink-gogc200 | brink-gogc400 | brink-nocap-gogc200 | nginx | gotls) ;; *) die "SERVERS: unknown server $s" ;; esac
+	case $s in *@b) [ -x "${BRINK_BIN_B:-}" ] || die "$s: set BRINK_BIN_B to a second brink binary" ;; esac
+	case ${s%@b} in brink | brink-loop | brink-netpoll | brink-nocap | brink-gogc200 | brink-gogc400 | brink-nocap-gogc200 | nginx | gotls) ;; *) die "SERVERS: unknown server $s" ;; esac
 done
 case $KEY in ecdsa) kopt=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1) ;; rsa) kopt=(-newkey rsa:2048) ;; *) die "KEY: ecdsa or rsa, not $KEY" ;; esac
 case $TLS in 1.2 | 1.3) ;; *) die "TLS: 1.2 or 1.3, not $TLS" ;; esac
@@ -93,8 +95,9 @@ render bench/tls/nginx-tls.conf "$run/nginx-tls.conf" RUN="$run" TLS_PORT="$p_tl
 
 # start SERVER: SERVER on SERVER_CPU, answering on p_tls; sets spid.
 start() {
-	local s=$1 env=() extra=()
-	case $s in
+	local s=$1 env=() extra=() bin=$brink
+	case $s in *@b) bin=$BRINK_BIN_B ;; esac
+	case ${s%@b} in
 	nginx)
 		start_nginx nginx "$run/nginx-tls.conf" "$SERVER_CPU"
 		spid=$pid_nginx
@@ -105,7 +108,7 @@ start() {
 		pids+=("$spid")
 		;;
 	brink*)
-		case $s in
+		case ${s%@b} in
 		brink-loop) extra=(--tls-accept loop) ;;
 		brink-netpoll) extra=(--tls-accept netpoll) ;;
 		brink-nocap) extra=(--signal-capture off) ;;
@@ -113,7 +116,7 @@ start() {
 		brink-gogc400) env=(GOGC=400) ;;
 		brink-nocap-gogc200) env=(GOGC=200) extra=(--signal-capture off) ;;
 		esac
-		env "${env[@]}" taskset -c "$SERVER_CPU" "$brink" offline --demo -i 127.0.0.1 --port "$p_aux" --tls-enable \
+		env "${env[@]}" taskset -c "$SERVER_CPU" "$bin" offline --demo -i 127.0.0.1 --port "$p_aux" --tls-enable \
 			--tls-server-cert "$run/ecdsa.pem" --tls-server-key "$run/ecdsa.key" --tls-server-port "$p_tls" "${extra[@]}" >"$run/$s.r$round.log" 2>&1 &
 		spid=$!
 		pids+=("$spid")
@@ -171,6 +174,7 @@ capture=$(grep -ho 'tcpsig: connection signals from [^"]*' "$run"/brink.r1.log 2
 col() { printf '%s\n' "${results[@]}" | awk -F'|' -v s="$1" -v c="$2" '$1 == s {print $c}'; }
 med() { col "$1" 3 | median; }
 label() {
+	case $1 in *@b) echo "$(label "${1%@b}") [BRINK_BIN_B]" && return ;; esac
 	case $1 in
 	brink) echo "brink (capture auto${capture:+: ${capture#tcpsig: connection signals from }})" ;;
 	brink-loop) echo "brink --tls-accept loop" ;;
