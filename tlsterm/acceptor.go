@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/brink-edge/brink/connsig"
 	"github.com/brink-edge/brink/proto/tlshello"
@@ -49,6 +52,10 @@ type AcceptConfig struct {
 	// before it accepts (PrepareListener's keepalive, the capturer's
 	// TCP_SAVE_SYN). An error fails NewAcceptor.
 	PrepareListener func(fd int) error
+	// ReusePort sets SO_REUSEPORT on the listening socket, so that other
+	// processes listening with it share the port (several brinks); one
+	// Acceptor listens once, Go's netpoller spreads the work over cores.
+	ReusePort bool
 	// OnShutdown, when set, is called once when Run starts draining (to
 	// end long-lived answers), as loop.Config.OnShutdown.
 	OnShutdown func()
@@ -91,6 +98,17 @@ func NewAcceptor(s *Server, cfg AcceptConfig) (*Acceptor, error) {
 	}
 	lc := net.ListenConfig{KeepAlive: -1}
 	lc.SetMultipathTCP(false)
+	if cfg.ReusePort {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}); err != nil {
+				return err
+			}
+			return os.NewSyscallError("setsockopt", serr)
+		}
+	}
 	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("tlsterm: listening on %s: %w", cfg.Addr, err)

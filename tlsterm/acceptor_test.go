@@ -168,3 +168,30 @@ func TestNetpollDrain(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// TestNetpollReusePort: two Acceptors share a port with ReusePort, and
+// without it the second cannot listen.
+func TestNetpollReusePort(t *testing.T) {
+	cfg := baseConfig()
+	c, k := leaf(t, 1, false, "engine.test")
+	cfg.Certs = []CertPair{writePair(t, t.TempDir(), "p", c, k)}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	a, err := NewAcceptor(s, AcceptConfig{Addr: "127.0.0.1:0", ReusePort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if b, err := NewAcceptor(s, AcceptConfig{Addr: a.Addr()}); err == nil {
+		_ = b.Close()
+		t.Fatalf("a second listener on %s without ReusePort succeeded", a.Addr())
+	}
+	b, err := NewAcceptor(s, AcceptConfig{Addr: a.Addr(), ReusePort: true})
+	if err != nil {
+		t.Fatalf("a second listener on %s with ReusePort: %v", a.Addr(), err)
+	}
+	_ = b.Close()
+}

@@ -379,6 +379,7 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 			Addr:              cfg.Addr,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			MaxConns:          cfg.MaxConns,
+			ReusePort:         cfg.ReusePort,
 			Capturer:          cfg.Capturer,
 			PrepareListener:   cfg.PrepareListener,
 			OnShutdown:        cfg.OnShutdown,
