@@ -77,7 +77,7 @@ func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
 		return nil, usageError{fmt.Errorf("invalid --server %q: use fasthttp or loop", g.Server)}
 	}
 	if g.Server == "fasthttp" && (g.ReusePort || g.MaxConnections != 0 || g.Loops != 0) && !cfg.TLS.Enabled {
-		return nil, usageError{errors.New("--reuseport, --max-connections and --loops need --server loop (or TLS, which always runs on the loop)")}
+		return nil, usageError{errors.New("--reuseport, --max-connections and --loops need --server loop (or TLS, which honours --reuseport and --max-connections, and --loops with --tls-accept loop)")}
 	}
 	ccfg := tcpsig.Config{Logger: logger}
 	switch g.SignalCapture {
