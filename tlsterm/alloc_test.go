@@ -12,7 +12,8 @@ import (
 )
 
 // TestOnDataAllocs: waiting for the rest of a hello, routing it, and
-// refusing an unknown name with an alert allocate nothing on the loop.
+// refusing an unknown name with an alert allocate nothing on the loop;
+// the decision both accept modes share allocates nothing either.
 func TestOnDataAllocs(t *testing.T) {
 	cfg := baseConfig()
 	dir := t.TempDir()
@@ -36,6 +37,12 @@ func TestOnDataAllocs(t *testing.T) {
 	}{
 		{"need more", func() { s.OnData(lc, hello[:len(hello)/2]) }},
 		{"unknown name alert", func() { s.OnData(lc, hello); lc.ResetOutput() }},
+		{"decide admits (both accept modes)", func() {
+			if v := s.decide(&h, known, lc); v.tg == nil {
+				t.Fatalf("decide refused engine.test: %+v", v)
+			}
+			s.pending.Add(-1) // the handshake slot decide reserved
+		}},
 		{"route lookup", func() {
 			if s.table.lookup(&h) == nil {
 				t.Fatal("no route for engine.test")
