@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bufio"
+	"bytes"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -56,6 +57,32 @@ func FuzzHTTP1(f *testing.F) {
 			if act == loop.Close || c.OfflineDetached() {
 				return
 			}
+		}
+	})
+}
+
+// FuzzHeaderEnd checks the one-pass headerEnd against the definition it
+// replaced: the end of the first "\n\r\n" or "\n\n", whichever comes first.
+func FuzzHeaderEnd(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\nHost: a\n\n",
+		"GET / HTTP/1.1\r\nHost: a\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n\n",
+		"\n\n", "\n\r\n", "\n\r", "\n", "\r\n\r", "a\n\rb\n\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := -1
+		if i := bytes.Index(b, []byte("\n\r\n")); i >= 0 {
+			want = i + 3
+		}
+		if i := bytes.Index(b, []byte("\n\n")); i >= 0 && (want < 0 || i+2 < want) {
+			want = i + 2
+		}
+		if got := headerEnd(b); got != want {
+			t.Errorf("headerEnd(%q) = %d, want %d", b, got, want)
 		}
 	})
 }

@@ -26,23 +26,20 @@ func (r *memReader) Read(p []byte) (int, error) {
 // headerEnd returns the length of the request line and headers at the
 // front of b, through the empty line that ends them (CRLF or bare LF
 // line ends), or -1 when that line has not arrived. fasthttp parses the
-// headers; this only tells whether parsing can complete.
+// headers; this only tells whether parsing can complete. It looks at each
+// line end once: the first LF followed by LF or CRLF ends the headers.
 func headerEnd(b []byte) int {
-	end := -1
-	if i := bytes.Index(b, crlfEnd); i >= 0 {
-		end = i + len(crlfEnd)
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
 	}
-	lim := b
-	if end >= 0 {
-		lim = b[:end]
-	}
-	if i := bytes.Index(lim, lfEnd); i >= 0 && (end < 0 || i+len(lfEnd) < end) {
-		end = i + len(lfEnd)
-	}
-	return end
 }
-
-var (
-	crlfEnd = []byte("\n\r\n")
-	lfEnd   = []byte("\n\n")
-)
