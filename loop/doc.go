@@ -11,6 +11,14 @@
 // loop, so that several processes can share a port), TCP_NODELAY, and the
 // graceful drain of Run.
 //
+// Scheduling: each loop goroutine waits in a blocking epoll_wait that
+// holds a P. With as many loops as Ps, the Go runtime's sysmon takes a
+// waiting loop's P away (after 20 µs) and wakes a thread to run nothing,
+// at almost every pause between requests. So while a Server runs, Run
+// keeps GOMAXPROCS one above the loops of all running Servers (one loop
+// and GOMAXPROCS 2 on one CPU): the spare P is idle, the loops keep
+// theirs. Config.KeepGOMAXPROCS turns that off. See procs.go.
+//
 // Buffer ownership: the in slice given to Handler.OnData belongs to the
 // loop and is valid only during the call; a handler that needs bytes later
 // copies them, or leaves them unconsumed and sees them again at the start

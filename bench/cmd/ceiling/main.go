@@ -1,7 +1,9 @@
 // Command ceiling is the static-response gnet server that bench/ab.sh
 // measures the loop against (the ceiling of issue 4's "the 304 path
-// reaches 70% of the ceiling"): one gnet loop per GOMAXPROCS, no HTTP
-// parsing and no handler. It answers every request (everything up to an
+// reaches 70% of the ceiling"): one gnet loop per GOMAXPROCS (or -loops /
+// CEILING_LOOPS loops: with GOMAXPROCS=2 and one loop it has the spare P
+// that brink's loop keeps, see loop/procs.go), no HTTP parsing and no
+// handler. It answers every request (everything up to an
 // empty line; requests carry no body) with the bytes of the file named by
 // -answer, for example brink's own 304 answer captured with curl.
 //
@@ -62,6 +64,7 @@ func serve(s *server, addr string, loops int) error {
 
 func main() {
 	host, port, answerPath := "127.0.0.1", 0, ""
+	loops, _ := strconv.Atoi(os.Getenv("CEILING_LOOPS"))
 	args := os.Args[1:]
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
@@ -74,6 +77,11 @@ func main() {
 			i++
 			if i < len(args) {
 				port, _ = strconv.Atoi(args[i])
+			}
+		case "-loops", "--loops":
+			i++
+			if i < len(args) {
+				loops, _ = strconv.Atoi(args[i])
 			}
 		case "-answer", "--answer":
 			i++
@@ -89,9 +97,12 @@ func main() {
 	if err != nil || len(answer) == 0 {
 		log.Fatalf("ceiling: reading the answer file %q (-answer or CEILING_ANSWER): %v", answerPath, err)
 	}
+	if loops <= 0 {
+		loops = runtime.GOMAXPROCS(0)
+	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	fmt.Printf("ceiling: %d-byte answer on %s, %d loops\n", len(answer), addr, runtime.GOMAXPROCS(0))
-	if err := serve(&server{answer: answer}, addr, runtime.GOMAXPROCS(0)); err != nil {
+	fmt.Printf("ceiling: %d-byte answer on %s, %d loops, GOMAXPROCS %d\n", len(answer), addr, loops, runtime.GOMAXPROCS(0))
+	if err := serve(&server{answer: answer}, addr, loops); err != nil {
 		log.Fatalf("ceiling: %v", err)
 	}
 }
