@@ -167,7 +167,7 @@ func (sl *slots) readAddr(k *addrKey, dst *[recordSize]byte) bool {
 	slot := sl.mem[off : off+slotSize : off+slotSize]
 	state := (*uint32)(unsafe.Pointer(&slot[slotOffState]))
 	v := atomic.LoadUint32(state)
-	if k := v & slotStateMask; k != slotFull && k != slotConsumed {
+	if st := v & slotStateMask; st != slotFull && st != slotConsumed {
 		return false
 	}
 	// The loads below may see a write in progress; the compare-and-swap
