@@ -160,7 +160,9 @@ func TestCaptureEBPFSyncookies(t *testing.T) {
 // program still reads the SYN from the child at PASSIVE_ESTABLISHED.
 func TestCaptureEBPFListenerBeforeOpen(t *testing.T) {
 	cg := testCgroup(t)
+	foreign := foreignSockops(t, cg)
 	ln := listen(t, "tcp4", "127.0.0.1:0", nil)
+	foreign += foreignSockops(t, cg)
 	c, err := Open(Config{CgroupPath: cg})
 	skipIfNotSupported(t, err)
 	defer c.Close()
@@ -179,8 +181,15 @@ func TestCaptureEBPFListenerBeforeOpen(t *testing.T) {
 	if s.TimingSource != connsig.SourceEBPF || s.SYNSource != connsig.SourceEBPF {
 		t.Errorf("sources timing %v, SYN %v: want ebpf, ebpf", s.TimingSource, s.SYNSource)
 	}
-	if s.SYNTime == 0 || s.SYNACKTime != 0 || s.ACKTime <= s.SYNTime || s.HandshakeRTT != 0 {
-		t.Errorf("SYN %d, SYN-ACK %d, ACK %d, handshake RTT %d: want SYN and ACK only", s.SYNTime, s.SYNACKTime, s.ACKTime, s.HandshakeRTT)
+	switch {
+	case s.SYNTime == 0 || s.ACKTime <= s.SYNTime:
+		t.Errorf("SYN %d, ACK %d: want both, in order", s.SYNTime, s.ACKTime)
+	case foreign > 0 && s.SYNACKTime != 0:
+		// Another program (a shell-run brink on the root cgroup) enabled
+		// the SYN-ACK callback on the listener when it called listen().
+		t.Logf("SYN-ACK time %d: another sockops program applies to this cgroup and instrumented the listener", s.SYNACKTime)
+	case s.SYNACKTime != 0 || s.HandshakeRTT != 0:
+		t.Errorf("SYN-ACK %d, handshake RTT %d: want 0 (the listener predates the program)", s.SYNACKTime, s.HandshakeRTT)
 	}
 	checkLinuxSYN(t, &s, 4)
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -256,4 +258,27 @@ func linkUp(name string) error {
 // setSysctl writes a sysctl of the calling thread's network namespace.
 func setSysctl(path, value string) error {
 	return os.WriteFile(filepath.Join("/proc/sys", path), []byte(value), 0)
+}
+
+// foreignSockops returns how many sockops programs apply to the cgroup dir
+// (attached to it or, inherited, to an ancestor): before Open none of them
+// is ours. On a shared machine a brink run from a shell attaches its
+// program to the root cgroup, and that program's listen callback sets
+// BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG on every new listener, ours included.
+func foreignSockops(t testing.TB, dir string) int {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := link.QueryPrograms(link.QueryOptions{
+		Target:     int(f.Fd()),
+		Attach:     ebpf.AttachCGroupSockOps,
+		QueryFlags: unix.BPF_F_QUERY_EFFECTIVE,
+	})
+	if err != nil {
+		t.Fatalf("querying the sockops programs of %s: %v", dir, err)
+	}
+	return len(res.Programs)
 }
