@@ -83,15 +83,17 @@
 //
 // RSA 2048 stays at half of nginx's rate in every Go server: the
 // private-key operation itself is the gap (an RSA handshake costs nginx
-// 250 µs more than an ECDSA one, crypto/tls 830 µs more), and closing it would
-// take cgo or a crypto fork, both ruled out; ECDSA P-256 certificates
-// (the default of every ACME client) do not have it.
+// 250 µs more than an ECDSA one, crypto/tls 830 µs more), and closing it
+// would take cgo or a crypto fork, both ruled out; ECDSA P-256
+// certificates (what certbot and Caddy issue by default) do not have it.
 //
 // The loop mode stays for what the loop is good at: bounding slow and
 // bogus clients before a goroutine exists for them (the loop holds a
 // connection in a few hundred bytes until its ClientHello is complete; the
-// netpoll mode parks a goroutine and a 16 KiB read buffer), and sharing a
-// port with SO_REUSEPORT over several loops (--reuseport).
+// netpoll mode parks a goroutine and a 16 KiB read buffer), and spreading
+// accepts over several loops, each with its own SO_REUSEPORT listener
+// (--loops, --reuseport; netpoll listens once, with SO_REUSEPORT when
+// asked).
 //
 // Keepalive: sockets accepted from a listener prepared with
 // PrepareListener inherit Go's TCP keepalive; otherwise the Server sets it
