@@ -347,3 +347,32 @@ func TestCaptureAddrSlotTaken(t *testing.T) {
 		t.Errorf("not from eBPF: %s", s.AppendJSON(nil))
 	}
 }
+
+// TestListenerCapturesByAddress: the fasthttp path's Listener wrapper hands
+// an eBPF capturer the accepted connection's addresses (CaptureAddr, no
+// system call) and the connection carries the eBPF signal.
+func TestListenerCapturesByAddress(t *testing.T) {
+	c := openCapture(t)
+	ln := listen(t, "tcp6", "[::1]:0", nil)
+	wl, err := NewListener(ln, c)
+	if err != nil {
+		t.Fatalf("NewListener: %v", err)
+	}
+	cc, err := net.Dial("tcp6", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	before := lookups()
+	conn, err := wl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if d := lookups().since(before); d != (lookupCounts{addr: 1}) {
+		t.Errorf("lookups %+v, want one by address", d)
+	}
+	s := conn.(connsig.Carrier).Signal()
+	checkEBPFTiming(t, s)
+	checkLinuxSYN(t, s, 6)
+}

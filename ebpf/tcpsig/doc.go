@@ -120,8 +120,10 @@
 //
 // Auto returns the *Capture itself (or a Fallback), so a caller that holds
 // it as a Capturer reaches CaptureAddr with a type assertion to
-// connsig.AddrCapturer, as the loop does; the Fallback has no CaptureAddr
-// (its two getsockopt calls need the fd whatever the addresses).
+// connsig.AddrCapturer, as the loop does, and as Listener (the fasthttp
+// path's wrapper) does with the addresses the standard library got at
+// accept; the Fallback has no CaptureAddr (its two getsockopt calls need
+// the fd whatever the addresses).
 //
 // # Metrics
 //

@@ -15,7 +15,8 @@ import (
 // TCP_SAVE_SYN) before its first Accept; NewListener does that.
 type Listener struct {
 	net.Listener
-	c connsig.Capturer
+	c  connsig.Capturer
+	ac connsig.AddrCapturer // c, when it can capture by address (eBPF)
 }
 
 // NewListener prepares ln for c and wraps it. ln must be a *net.TCPListener
@@ -34,13 +35,16 @@ func NewListener(ln net.Listener, c Capturer) (*Listener, error) {
 			return nil, perr
 		}
 	}
-	return &Listener{Listener: ln, c: c}, nil
+	ac, _ := c.(connsig.AddrCapturer)
+	return &Listener{Listener: ln, c: c, ac: ac}, nil
 }
 
-// Accept returns the next connection with its signal captured. A failed
-// capture leaves the signal empty and is counted by Capture itself
-// (brink_signal_captures_total{source="none"}); the connection is served
-// anyway.
+// Accept returns the next connection with its signal captured: with
+// CaptureAddr when the capturer has it (the eBPF capture; the standard
+// library already knows both addresses from accept, so that costs no system
+// call), else with Capture. A failed capture leaves the signal empty and is
+// counted by the capturer itself (brink_signal_captures_total{source="none"});
+// the connection is served anyway.
 func (l *Listener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
 	if err != nil {
@@ -50,10 +54,23 @@ func (l *Listener) Accept() (net.Conn, error) {
 	sc.sig.Reset()
 	if tc, ok := conn.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { _ = l.c.Capture(int(fd), &sc.sig) })
+			_ = rc.Control(func(fd uintptr) { l.capture(int(fd), tc, &sc.sig) })
 		}
 	}
 	return sc, nil
+}
+
+// capture fills s for the accepted connection tc with socket fd.
+func (l *Listener) capture(fd int, tc *net.TCPConn, s *connsig.Signal) {
+	if l.ac != nil {
+		la, lok := tc.LocalAddr().(*net.TCPAddr)
+		ra, rok := tc.RemoteAddr().(*net.TCPAddr)
+		if lok && rok {
+			_ = l.ac.CaptureAddr(fd, la.AddrPort(), ra.AddrPort(), s)
+			return
+		}
+	}
+	_ = l.c.Capture(fd, s)
 }
 
 // signalConn is an accepted connection with its signal.
