@@ -83,3 +83,27 @@ func typeAllowed(t flags.TokenType, k routeKind) bool {
 	}
 	return false
 }
+
+// MayBlock reports whether serving the request may wait on the network:
+// with a Validator (edge mode), a request whose token the cache does not
+// know (it is validated upstream, up to the validation timeout) and POST
+// /edge/validate (which validates the tokens it lists). Every other request
+// is answered from memory. An event-loop server (proto/http1's Offload)
+// runs such requests off the loop, so that a validation never stalls the
+// loop's other connections. It allocates nothing.
+func (h *Handler) MayBlock(ctx *fasthttp.RequestCtx) bool {
+	if h.validations == nil {
+		return false
+	}
+	if bytes.HasSuffix(ctx.Path(), edgeValidatePath) {
+		return true
+	}
+	raw := bytes.TrimSpace(ctx.Request.Header.Peek(h.tokenHeader))
+	if len(raw) == 0 {
+		return false
+	}
+	_, ok := h.cfg.Tokens.Get(b2s(raw))
+	return !ok
+}
+
+var edgeValidatePath = []byte("/edge/validate")
