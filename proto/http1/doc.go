@@ -29,6 +29,14 @@
 // carries Connection: close, requests pipelined behind it are discarded,
 // and the connection closes when the stream ends.
 //
+// A handler that may wait (in brink, a request whose token edge mode must
+// validate upstream) must not run on the loop: every other connection of
+// the loop would wait with it. Config.Offload names such requests (brink
+// passes flags/api's Handler.MayBlock); each runs on a goroutine of its
+// own, answered through WriteAsync like a stream, and its answer closes
+// the connection, so the loop keeps serving meanwhile. Requests it does not
+// name are served on the loop as above.
+//
 // Allocation: a request whose handler allocates nothing is served without
 // allocating. Concurrency: Server's methods are called by the loop, one
 // at a time per connection; a Server serves any number of connections

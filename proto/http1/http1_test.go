@@ -352,3 +352,47 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 }
+
+// TestOffload runs a request Offload picks on its own goroutine: while its
+// handler waits, the same loop answers another connection; its answer
+// closes the connection and drops what was pipelined behind it; the
+// handler still sees the connection's signal and peer.
+func TestOffload(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	h := func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/wait" {
+			close(entered)
+			<-release
+			carrier, _ := ctx.Conn().(connsig.Carrier)
+			fmt.Fprintf(ctx, "waited ttl=%d peer-ok=%v", carrier.Signal().TTL, ctx.RemoteAddr().String() != "")
+			return
+		}
+		echo(ctx)
+	}
+	offload := func(ctx *fasthttp.RequestCtx) bool { return string(ctx.Path()) == "/wait" }
+	s := start(t, h, loop.Config{Loops: 1, Capturer: ttlCapturer{}}, Config{Offload: offload})
+
+	slow := dial(t, s.addr)
+	slow.send(t, get("/before")+get("/wait")+get("/dropped"))
+	if r := slow.read(t); string(r.Body()) != "GET /before " {
+		t.Fatalf("request before the offloaded one: %q", r.Body())
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the offloaded handler did not run")
+	}
+	// The only loop is free while /wait's handler waits.
+	fast := dial(t, s.addr)
+	fast.send(t, get("/fast"))
+	if r := fast.read(t); string(r.Body()) != "GET /fast " {
+		t.Fatalf("other connection during the offloaded request: %q", r.Body())
+	}
+	close(release)
+	r := slow.read(t)
+	if want := "waited ttl=42 peer-ok=true"; string(r.Body()) != want || !r.ConnectionClose() {
+		t.Fatalf("offloaded answer: close %v body %q, want %q", r.ConnectionClose(), r.Body(), want)
+	}
+	slow.closed(t)
+}

@@ -34,6 +34,14 @@ type Config struct {
 	// Logger receives fasthttp's messages about requests (RequestCtx.Logger)
 	// at debug level. Nil discards them.
 	Logger *slog.Logger
+	// Offload, when set, is asked about every complete request before the
+	// handler runs; a request it reports true for (one whose handler may
+	// wait, e.g. on the network) is served on a goroutine of its own, so
+	// the loop goes on with its other connections meanwhile. Its answer
+	// closes the connection (requests pipelined behind it are discarded,
+	// as behind a streamed answer). Offload runs on the loop: it must be
+	// quick and must not block. Nil runs every handler on the loop.
+	Offload func(*fasthttp.RequestCtx) bool
 }
 
 // Server serves HTTP/1.1 over loop connections. Create it with New.
@@ -71,6 +79,9 @@ type parser struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	ctx fasthttp.RequestCtx
+	// offload marks a detached request whose handler has yet to run (on
+	// the offloaded goroutine), as opposed to a streamed answer.
+	offload bool
 }
 
 func (s *Server) getParser() *parser {
@@ -90,6 +101,7 @@ func (s *Server) putParser(p *parser) {
 	p.rd.reset(nil)
 	p.br.Reset(&p.rd)
 	p.bw.Reset(io.Discard)
+	p.offload = false
 	s.parsers.Put(p)
 }
 
@@ -133,9 +145,14 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		}
 		if r == detached {
 			_ = p.bw.Flush()
-			// The parser now belongs to the stream goroutine; requests
-			// pipelined behind the stream are discarded.
-			go s.stream(c, p)
+			// The parser now belongs to the stream (or offloaded
+			// request's) goroutine; requests pipelined behind it are
+			// discarded.
+			if p.offload {
+				go s.offloaded(c, p)
+			} else {
+				go s.stream(c, p)
+			}
 			return len(in), loop.Continue
 		}
 		consumed = p.rd.pos - p.br.Buffered()
@@ -233,6 +250,13 @@ func (s *Server) answer(c *loop.Conn, st *connState, p *parser) (result, loop.Ac
 	closing := req.Header.ConnectionClose()
 	resp.Reset()
 	ctx.ResetUserValues()
+	if s.cfg.Offload != nil && s.cfg.Offload(ctx) {
+		st.streaming = true // the goroutine owns st's Conn until it ends it
+		p.offload = true
+		_ = p.bw.Flush()
+		c.Detach()
+		return detached, loop.Continue
+	}
 	s.cfg.Handler(ctx)
 	if ctx.Hijacked() {
 		return s.fail(c, p, answer500)

@@ -17,6 +17,28 @@ func (s *Server) stream(c *loop.Conn, p *parser) {
 	s.putParser(p)
 }
 
+// offloaded runs the handler of a request Config.Offload picked, on its
+// own goroutine, and writes the answer (Connection: close) through the
+// loop's WriteAsync, then ends the connection.
+func (s *Server) offloaded(c *loop.Conn, p *parser) {
+	ctx := &p.ctx
+	resp := &ctx.Response
+	s.cfg.Handler(ctx)
+	bw := bufio.NewWriterSize(asyncWriter{c}, 4<<10)
+	if ctx.Hijacked() {
+		_, _ = bw.Write(answer500)
+	} else {
+		if ctx.IsHead() {
+			resp.SkipBody = true
+		}
+		resp.Header.SetConnectionClose()
+		_ = resp.Write(bw)
+	}
+	_ = bw.Flush()
+	c.Finish()
+	s.putParser(p)
+}
+
 // asyncWriter writes to a detached loop connection.
 type asyncWriter struct{ c *loop.Conn }
 
