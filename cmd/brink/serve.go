@@ -43,6 +43,9 @@ type server struct {
 	capture tcpsig.Capturer // nil with --signal-capture off
 	closing func()          // ends long-lived answers before a drain
 	edge    *edgeSide       // relay, connector and /health (relay.go)
+	// mayBlock names the requests whose handler may wait on the network
+	// (flags/api's MayBlock); the event-loop front runs them off the loop.
+	mayBlock func(*fasthttp.RequestCtx) bool
 
 	// The plain front: addr is its address ("" when TLS replaced it).
 	addr string
@@ -118,6 +121,7 @@ func openServer(g *globalOptions, logger *slog.Logger, acfg api.Config) (*server
 	if err != nil {
 		return nil, err
 	}
+	s.mayBlock = h.MayBlock
 	if err := s.openEdgeSide(h.Handle, false); err != nil {
 		s.close()
 		return nil, err
@@ -299,7 +303,7 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 		s.srv = s.httpServer(handler)
 		return nil
 	}
-	hs, err := http1.New(http1.Config{Handler: handler, MaxBodyBytes: s.maxBody(), Logger: s.logger})
+	hs, err := http1.New(http1.Config{Handler: handler, MaxBodyBytes: s.maxBody(), Logger: s.logger, Offload: s.mayBlock})
 	if err != nil {
 		return err
 	}
