@@ -102,7 +102,9 @@ type Server struct {
 	DisableTokensEndpoint bool `yaml:"disable_tokens_endpoint" env:"DISABLE_TOKENS_ENDPOINT"`
 	// DisableInstanceDataEndpoint removes /internal-backstage/instancedata.
 	DisableInstanceDataEndpoint bool `yaml:"disable_instance_data_endpoint" env:"DISABLE_INSTANCE_DATA_ENDPOINT"`
-	// Front is the HTTP front (--server): fasthttp (default) or loop.
+	// Front is the HTTP front (--server): loop (default: the gnet event
+	// loop) or fasthttp (fasthttp.Server, a goroutine per connection; used
+	// instead of the default when a relay serves plain HTTP, see cmd/brink).
 	Front string `yaml:"front" env:"BRINK_SERVER"`
 	// Loops is the number of event loops with the loop front (0: one per CPU).
 	Loops int `yaml:"loops" env:"BRINK_LOOPS"`
@@ -384,7 +386,7 @@ func Default() *Config {
 			Interface:     "::",
 			CORSMaxAge:    172800,
 			AppName:       "unleash-edge",
-			Front:         "fasthttp",
+			Front:         "loop",
 			SignalCapture: "auto",
 			SignalPath:    "/signal",
 		},

@@ -337,7 +337,7 @@ type serverOptions struct {
 }
 
 func (o *serverOptions) register(fs *flagSet) {
-	fs.StringVar(&o.Server, "server", "fasthttp", "fasthttp (goroutine per connection) or loop (gnet event loop)")
+	fs.StringVar(&o.Server, "server", "loop", "loop (gnet event loop, the default) or fasthttp (goroutine per connection; the default when a relay serves plain HTTP)")
 	fs.env("server", "BRINK_SERVER")
 	fs.IntVar(&o.Loops, "loops", 0, "event loops with --server loop (default: one per CPU)")
 	fs.env("loops", "BRINK_LOOPS")
