@@ -27,7 +27,8 @@
 # brink does (every TCP socket on the host, wrk's included).
 #
 # Env: ROUNDS (10), DURATION (3s), CONNS (32 keep-alive, 16 conn), SERVER_CPU
-# (0), LOAD_CPU (1), PORT (first port, 39951), BRINK_BIN (bin/brink, built
+# (0), LOAD_CPU (1), PORT (first port, 21951: below the ephemeral range, so
+# a client socket in TIME_WAIT never holds it), BRINK_BIN (bin/brink, built
 # when missing), BRINK_BIN_B (a second binary: the servers of the mode run
 # from BRINK_BIN as "<name>" and from BRINK_BIN_B as "<name>-b", to compare
 # two builds), SERVERS (override: "name=brink args" entries separated by
@@ -46,7 +47,7 @@ ROUNDS=${ROUNDS:-10}
 DURATION=${DURATION:-3s}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-PORT=${PORT:-39951}
+PORT=${PORT:-21951}
 NICE=${NICE:-0}
 SERVER_QUOTA=${SERVER_QUOTA:-}
 CGROUP_EBPF=${CGROUP_EBPF:-own}
