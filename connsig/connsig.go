@@ -1,6 +1,9 @@
 package connsig
 
-import "net/netip"
+import (
+	"net"
+	"net/netip"
+)
 
 // Source says where a group of values came from.
 type Source uint8
@@ -159,6 +162,22 @@ type Capturer interface {
 // back to what Capture would do.
 type AddrCapturer interface {
 	CaptureAddr(fd int, local, remote netip.AddrPort, s *Signal) error
+}
+
+// CaptureConn fills s for the accepted socket fd whose addresses are
+// local and remote (as accept gave them): with CaptureAddr when c is an
+// AddrCapturer and both are TCP addresses, else with Capture. Every
+// accept path (the loop, TLS on the netpoller, the fasthttp listener)
+// captures through it. It allocates nothing.
+func CaptureConn(c Capturer, fd int, local, remote net.Addr, s *Signal) error {
+	if ac, ok := c.(AddrCapturer); ok {
+		la, lok := local.(*net.TCPAddr)
+		ra, rok := remote.(*net.TCPAddr)
+		if lok && rok {
+			return ac.CaptureAddr(fd, la.AddrPort(), ra.AddrPort(), s)
+		}
+	}
+	return c.Capture(fd, s)
 }
 
 // ListenerPreparer is implemented by Capturers that need a setting on the

@@ -2,12 +2,12 @@ package loop
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/brink-edge/brink/connsig"
 )
 
 // engine is one gnet engine: the only one, with a single listener feeding
@@ -114,12 +114,8 @@ func (e *engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := s.getConn()
 	c.gc = gc
 	c.sig.Reset()
-	if ac := s.addrCap; ac != nil {
-		if err := ac.CaptureAddr(gc.Fd(), addrPort(gc.LocalAddr()), addrPort(gc.RemoteAddr()), &c.sig); err != nil {
-			captureErrors.Inc()
-		}
-	} else if cp := s.cfg.Capturer; cp != nil {
-		if err := cp.Capture(gc.Fd(), &c.sig); err != nil {
+	if cp := s.cfg.Capturer; cp != nil {
+		if err := connsig.CaptureConn(cp, gc.Fd(), gc.LocalAddr(), gc.RemoteAddr(), &c.sig); err != nil {
 			captureErrors.Inc()
 		}
 	}
@@ -247,14 +243,4 @@ func (e *engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	s.putConn(c)
 	return gnet.None
-}
-
-// addrPort is a's address and port, the zero AddrPort when a is no TCP
-// address (gnet gives accepted connections *net.TCPAddr values; the local
-// one is the listener's, so its IP may be unspecified).
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	return netip.AddrPort{}
 }

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-
-	"github.com/brink-edge/brink/connsig"
 )
 
 // Server runs the event loops of one listening address. Create it with
@@ -21,9 +19,6 @@ type Server struct {
 	cfg  Config
 	h    Handler
 	addr string // resolved host:port
-	// addrCap is cfg.Capturer when it can capture by address (no
-	// getsockopt on the socket); nil otherwise.
-	addrCap connsig.AddrCapturer
 
 	engines []*engine
 	loops   atomic.Pointer[[]*loopState]
@@ -54,7 +49,6 @@ func New(cfg Config, h Handler) (*Server, error) {
 		return nil, fmt.Errorf("parsing listen address %q: %w", cfg.Addr, err)
 	}
 	s := &Server{cfg: cfg, h: h, ready: make(chan struct{}), stopped: make(chan struct{}), hold: -1}
-	s.addrCap, _ = cfg.Capturer.(connsig.AddrCapturer)
 	if port == "0" {
 		p, hold, err := pickPort(host, cfg.ReusePort)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -71,10 +70,9 @@ const DefaultReadHeaderTimeout = 10 * time.Second
 // end of its Service (or passthrough), making the same decisions, with the
 // same limits, metrics and signal, as the Server does on the loop.
 type Acceptor struct {
-	srv     *Server
-	cfg     AcceptConfig
-	ln      *net.TCPListener
-	addrCap connsig.AddrCapturer
+	srv *Server
+	cfg AcceptConfig
+	ln  *net.TCPListener
 
 	open     atomic.Int64 // connections from accept to close
 	draining atomic.Bool
@@ -124,7 +122,6 @@ func NewAcceptor(s *Server, cfg AcceptConfig) (*Acceptor, error) {
 	}
 	a := &Acceptor{srv: s, cfg: cfg, ln: tl, hellos: map[*net.TCPConn]struct{}{}}
 	s.maxPending.Store(int64(cap(s.slots) + s.cfg.HandshakeQueue))
-	a.addrCap, _ = cfg.Capturer.(connsig.AddrCapturer)
 	return a, nil
 }
 
@@ -273,7 +270,7 @@ func refuse(c *net.TCPConn, v verdict) {
 	case v.http:
 		_, _ = io.WriteString(c, plainHTTPAnswer)
 	case v.alert != 0:
-		rec := [7]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, v.alert}
+		rec := alertRecord(v.alert)
 		_, _ = c.Write(rec[:])
 	default:
 		_ = c.Close()
@@ -334,24 +331,11 @@ func (a *Acceptor) capture(c *net.TCPConn, sig *connsig.Signal) {
 		return
 	}
 	var cerr error
-	err := control(c, func(fd int) {
-		if a.addrCap != nil {
-			cerr = a.addrCap.CaptureAddr(fd, addrPort(c.LocalAddr()), addrPort(c.RemoteAddr()), sig)
-			return
-		}
-		cerr = cp.Capture(fd, sig)
-	})
+	err := control(c, func(fd int) { cerr = connsig.CaptureConn(cp, fd, c.LocalAddr(), c.RemoteAddr(), sig) })
 	if err != nil || cerr != nil {
 		captureErrors.Inc()
 		if a.srv.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
 			a.srv.cfg.Logger.Debug("tls: capturing the connection signal failed", "remote", c.RemoteAddr().String(), "err", errors.Join(err, cerr))
 		}
 	}
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	return netip.AddrPort{}
 }

@@ -14,9 +14,14 @@ const (
 
 // alert writes a fatal alert record and closes the connection.
 func (s *Server) alert(c *loop.Conn, desc byte) (int, loop.Action) {
-	rec := [7]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, desc} // fatal
+	rec := alertRecord(desc)
 	_, _ = c.Write(rec[:])
 	return 0, loop.Close
+}
+
+// alertRecord is the TLS record of a fatal alert with description desc.
+func alertRecord(desc byte) [7]byte {
+	return [7]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, desc}
 }
 
 // plainHTTPAnswer answers an HTTP request sent to the TLS port, as nginx

@@ -77,17 +77,6 @@ func (s *server) openEdgeSide(api fasthttp.RequestHandler, relayMode bool) error
 	if rc.URL == "" && relayMode {
 		return usageError{errors.New("brink relay needs the upstream: set OCTET_URL (relay.url) and LICENSE (relay.license)")}
 	}
-	if rc.URL != "" && s.g.Server == "loop" && s.cfg.PlainAddr() != "" {
-		// http1 runs handlers on the event loop; a relayed request waits
-		// for the upstream and would stall every connection of its loop.
-		// The default front gives way to fasthttp.Server; one asked for
-		// explicitly (or with loop-only options) is refused.
-		if s.cfg.Origin("server.front") != "default" || s.g.ReusePort || s.g.MaxConnections != 0 || s.g.Loops != 0 {
-			return usageError{errors.New("relay.url with --server loop (or --reuseport, --max-connections, --loops): the relay waits on its upstream and would stall the event loop; use --server fasthttp (what a relay on plain HTTP gets by default) or TLS, whose connections the relay serves on their own goroutines")}
-		}
-		s.g.Server = "fasthttp"
-		s.logger.Info("the relay serves plain HTTP on fasthttp.Server: it waits on its upstream, which would stall the event loop")
-	}
 	if rc.URL != "" {
 		cfg := relay.Config{
 			URL:            rc.URL,

@@ -74,6 +74,17 @@ func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
 		cfg = config.Default()
 	}
 	s := &server{g: g, cfg: cfg, logger: logger}
+	if cfg.Relay.URL != "" && g.Server == "loop" && cfg.PlainAddr() != "" {
+		// http1 runs handlers on the event loop; a relayed request waits
+		// for the upstream and would stall every connection of its loop.
+		// The default front gives way to fasthttp.Server; one asked for
+		// explicitly (or with loop-only options) is refused.
+		if cfg.Origin("server.front") != "default" || g.ReusePort || g.MaxConnections != 0 || g.Loops != 0 {
+			return nil, usageError{errors.New("relay.url with --server loop (or --reuseport, --max-connections, --loops): the relay waits on its upstream and would stall the event loop; use --server fasthttp (what a relay on plain HTTP gets by default) or TLS, whose connections the relay serves on their own goroutines")}
+		}
+		g.Server = "fasthttp"
+		logger.Info("the relay serves plain HTTP on fasthttp.Server: it waits on its upstream, which would stall the event loop")
+	}
 	switch g.Server {
 	case "fasthttp", "loop":
 	default:

@@ -15,8 +15,7 @@ import (
 // TCP_SAVE_SYN) before its first Accept; NewListener does that.
 type Listener struct {
 	net.Listener
-	c  connsig.Capturer
-	ac connsig.AddrCapturer // c, when it can capture by address (eBPF)
+	c connsig.Capturer
 }
 
 // NewListener prepares ln for c and wraps it. ln must be a *net.TCPListener
@@ -35,8 +34,7 @@ func NewListener(ln net.Listener, c Capturer) (*Listener, error) {
 			return nil, perr
 		}
 	}
-	ac, _ := c.(connsig.AddrCapturer)
-	return &Listener{Listener: ln, c: c, ac: ac}, nil
+	return &Listener{Listener: ln, c: c}, nil
 }
 
 // Accept returns the next connection with its signal captured: with
@@ -54,23 +52,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 	sc.sig.Reset()
 	if tc, ok := conn.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { l.capture(int(fd), tc, &sc.sig) })
+			_ = rc.Control(func(fd uintptr) { _ = connsig.CaptureConn(l.c, int(fd), tc.LocalAddr(), tc.RemoteAddr(), &sc.sig) })
 		}
 	}
 	return sc, nil
-}
-
-// capture fills s for the accepted connection tc with socket fd.
-func (l *Listener) capture(fd int, tc *net.TCPConn, s *connsig.Signal) {
-	if l.ac != nil {
-		la, lok := tc.LocalAddr().(*net.TCPAddr)
-		ra, rok := tc.RemoteAddr().(*net.TCPAddr)
-		if lok && rok {
-			_ = l.ac.CaptureAddr(fd, la.AddrPort(), ra.AddrPort(), s)
-			return
-		}
-	}
-	_ = l.c.Capture(fd, s)
 }
 
 // signalConn is an accepted connection with its signal.
