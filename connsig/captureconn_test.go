@@ -9,7 +9,11 @@ import (
 // plainCapturer records Capture calls.
 type plainCapturer struct{ fds []int }
 
-func (p *plainCapturer) Capture(fd int, s *Signal) error { p.fds = append(p.fds, fd); s.TTL = 1; return nil }
+func (p *plainCapturer) Capture(fd int, s *Signal) error {
+	p.fds = append(p.fds, fd)
+	s.TTL = 1
+	return nil
+}
 
 // byAddr records CaptureAddr calls; Capture marks the fallback.
 type byAddr struct {
