@@ -71,6 +71,7 @@ type Conn struct {
 	lastActive   int64 // last OnData, for the idle timeout
 	deadline     int64 // stateLinger: when to close regardless
 
+	held    bool // Hold: no timeouts, not closed by the drain
 	detach  bool // OnData asked to detach
 	handoff bool // OnData took the socket (Handoff): close our fd, keep no state
 	closed  atomic.Bool
@@ -88,8 +89,9 @@ type Conn struct {
 }
 
 // Write appends p to the connection's output, sent when the current
-// OnData returns. It must be called on the loop goroutine (from a Handler
-// callback). It never fails.
+// OnData returns, or by Flush or End when written from an Out's callback.
+// It must be called on the loop goroutine (from a Handler, OutHandler or
+// LoopTicker callback). It never fails.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.out = append(c.out, p...)
 	return len(p), nil

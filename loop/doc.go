@@ -36,6 +36,19 @@
 // replays the bytes it was given; the loop closes its descriptor without
 // shutdown(2) and forgets the connection.
 //
+// Outbound connections: a handler that forwards (proto/http1's proxy)
+// calls Conn.Dial to connect to an upstream; the connection (Out) is
+// registered on the same loop as the client's, so its events
+// (OutHandler) run on the same goroutine, and the handler passes bytes
+// between the two with Out.Write, Conn.Write and Conn.Flush, with no lock,
+// channel or goroutine per request. While it waits for the upstream, the
+// handler holds the client's Conn (Hold: no loop timeouts, not closed by
+// the drain) and applies its own deadlines from LoopTicker.OnLoopTick;
+// afterwards Unhold and Resume hand the client's pipelined bytes back to
+// OnData. LoopLocal gives the handler one slot per loop for its pool of
+// Outs. The dial itself runs on a goroutine (net.DialTimeout), then gnet
+// registers a duplicate of the socket on the loop.
+//
 // Allocation: accepting a connection allocates only what gnet allocates
 // (its connection and peer address); Conns are pooled. Handling data
 // allocates nothing in the loop.

@@ -99,6 +99,9 @@ func (e *engine) stop() {
 // OnOpen admits a connection, captures its signal and opens it for the
 // handler.
 func (e *engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if o, ok := gc.Context().(*Out); ok {
+		return nil, e.openOut(o, gc)
+	}
 	s := e.srv
 	if s.draining.Load() {
 		rejectedShutdown.Inc()
@@ -134,6 +137,9 @@ func (e *engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 func (e *engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*Conn)
 	if c == nil {
+		if o, ok := gc.Context().(*Out); ok {
+			return e.outTraffic(o, gc)
+		}
 		return gnet.Close
 	}
 	if c.state != stateOpen {
@@ -185,7 +191,7 @@ func (e *engine) finish(c *Conn, act Action) ([]byte, gnet.Action) {
 		return nil, gnet.None
 	}
 	if act == Close {
-		return nil, e.linger(c)
+		return nil, e.srv.linger(c)
 	}
 	if c.detach {
 		c.state = stateDetached
@@ -207,7 +213,7 @@ func (e *engine) finish(c *Conn, act Action) ([]byte, gnet.Action) {
 // per connection; nginx closes the same way when no data is pending.
 // Otherwise FIN once the output is sent, then the sweep closes c when the
 // client has closed or lingerTime passed.
-func (e *engine) linger(c *Conn) gnet.Action {
+func (s *Server) linger(c *Conn) gnet.Action {
 	pending := c.gc.InboundBuffered()
 	_, _ = c.gc.Discard(-1)
 	if pending == 0 && c.gc.OutboundBuffered() == 0 && unreadBytes(c.gc.Fd()) == 0 {
@@ -216,7 +222,7 @@ func (e *engine) linger(c *Conn) gnet.Action {
 	}
 	lingered.Inc()
 	c.state = stateLinger
-	c.deadline = e.srv.clock.Load() + int64(lingerTime)
+	c.deadline = s.clock.Load() + int64(lingerTime)
 	if c.gc.OutboundBuffered() == 0 {
 		c.shutWR = true
 		shutdownWrite(c.gc.Fd())
@@ -228,6 +234,10 @@ func (e *engine) linger(c *Conn) gnet.Action {
 func (e *engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c, _ := gc.Context().(*Conn)
 	if c == nil {
+		if o, ok := gc.Context().(*Out); ok {
+			gc.SetContext(nil)
+			e.outClose(o)
+		}
 		return gnet.None
 	}
 	gc.SetContext(nil)

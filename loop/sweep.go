@@ -12,6 +12,8 @@ type loopState struct {
 	srv  *Server
 	el   gnet.EventLoop
 	head *Conn
+	// local is the handler's per-loop slot (Conn.LoopLocal).
+	local any
 }
 
 func (ls *loopState) add(c *Conn) {
@@ -43,6 +45,9 @@ func (ls *loopState) Run(context.Context) error {
 	readHeader, idle := int64(s.cfg.ReadHeaderTimeout), int64(s.cfg.IdleTimeout)
 	for c, next := ls.head, (*Conn)(nil); c != nil; c = next {
 		next = c.next
+		if c.held {
+			continue
+		}
 		switch c.state {
 		case stateDetached:
 		case stateLinger:
@@ -74,6 +79,9 @@ func (ls *loopState) Run(context.Context) error {
 				_ = ls.el.Close(c.gc)
 			}
 		}
+	}
+	if t, ok := s.h.(LoopTicker); ok {
+		t.OnLoopTick(&ls.local, now)
 	}
 	return nil
 }
