@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/brink-edge/brink/connsig"
+	"github.com/brink-edge/brink/proto/http1"
 	"github.com/brink-edge/brink/relay"
 	"github.com/brink-edge/brink/tlsterm"
 )
@@ -36,7 +38,10 @@ type edgeSide struct {
 	connector *relay.Connector
 	health    *relay.Health
 	relayMode bool // brink relay: probes answered here, no flag API
-	stopOnce  sync.Once
+	// recordOnOpen: the loop ships each connection's signal when it opens
+	// (http1.Config.OnOpen), so front does not.
+	recordOnOpen bool
+	stopOnce     sync.Once
 }
 
 // setupRelay builds `brink relay`, the Octet edge: the same environment
@@ -129,7 +134,7 @@ func (s *server) openEdgeSide(api fasthttp.RequestHandler, relayMode bool) error
 // matches (everything without api) and hands the rest to api.
 func (e *edgeSide) front(api fasthttp.RequestHandler, matchRoutes bool) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if e.connector != nil && !ctx.IsTLS() && ctx.ConnRequestNum() == 1 {
+		if e.connector != nil && !e.recordOnOpen && !ctx.IsTLS() && ctx.ConnRequestNum() == 1 {
 			e.record(ctx.Conn())
 		}
 		path := ctx.Path()
@@ -228,4 +233,68 @@ func (e *edgeSide) shutdown(logger *slog.Logger) {
 // abort releases what openEdgeSide started when serving never begins.
 func (e *edgeSide) abort() {
 	e.shutdown(slog.New(slog.DiscardHandler))
+}
+
+// proxies reports whether the loop's proxy forwards the request: a relay
+// route, except what front answers itself (/health, and the probes in
+// relay mode).
+func (e *edgeSide) proxies(ctx *fasthttp.RequestCtx) bool {
+	if e.relay == nil {
+		return false
+	}
+	switch string(ctx.Path()) {
+	case "/health":
+		return false
+	case "/internal-backstage/health", "/internal-backstage/ready":
+		if e.relayMode {
+			return false
+		}
+	}
+	return e.relay.Match(ctx)
+}
+
+// proxyConfig is the loop proxy's configuration for the relay, with its
+// connection bound shared among loops (loops 0: one per CPU).
+func (e *edgeSide) proxyConfig(loops int) *http1.ProxyConfig {
+	r := e.relay
+	if loops <= 0 {
+		loops = runtime.GOMAXPROCS(0)
+	}
+	return &http1.ProxyConfig{
+		Upstream:        relayUpstream{e},
+		Addr:            r.UpstreamAddr(),
+		Timeout:         r.Timeout(),
+		IdleConnTimeout: r.IdleConnTimeout(),
+		MaxConnsPerLoop: max(1, (r.MaxConns()+loops-1)/loops),
+		MaxBodyBytes:    r.MaxBodyBytes(),
+	}
+}
+
+// relayUpstream is the relay as the loop proxy's Upstream.
+type relayUpstream struct{ e *edgeSide }
+
+func (u relayUpstream) Match(ctx *fasthttp.RequestCtx) bool { return u.e.proxies(ctx) }
+
+func (u relayUpstream) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, raw []byte, bodyLen int) ([]byte, bool) {
+	return u.e.relay.AppendRequestHead(dst, ctx, raw, bodyLen)
+}
+
+func (u relayUpstream) AppendErrorAnswer(dst []byte, o http1.Outcome, closeConn bool) []byte {
+	return relay.AppendErrorAnswer(dst, relayOutcome(o), closeConn)
+}
+
+func (u relayUpstream) Done(o http1.Outcome, err error) { u.e.relay.Done(relayOutcome(o), err) }
+
+func (u relayUpstream) Retried() { u.e.relay.Retried() }
+
+func relayOutcome(o http1.Outcome) relay.Outcome {
+	switch o {
+	case http1.OutcomeOK:
+		return relay.OutcomeOK
+	case http1.OutcomeTooLarge:
+		return relay.OutcomeTooLarge
+	case http1.OutcomeTimeout:
+		return relay.OutcomeTimeout
+	}
+	return relay.OutcomeBadGateway
 }

@@ -20,11 +20,11 @@ func TestRelayUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no upstream", nil, []string{"relay", "-i", "127.0.0.1", "-p", "0"}, "OCTET_URL"},
-		{"loop front blocks on the upstream", map[string]string{"OCTET_URL": "http://127.0.0.1:1", "LICENSE": "x"},
+		{"loop front with an https upstream", map[string]string{"OCTET_URL": "https://127.0.0.1:1", "LICENSE": "x"},
 			[]string{"relay", "--server", "loop", "-i", "127.0.0.1", "-p", "0"}, "stall the event loop"},
-		{"loop front asked for by environment", map[string]string{"OCTET_URL": "http://127.0.0.1:1", "LICENSE": "x", "BRINK_SERVER": "loop"},
+		{"loop front asked for by environment", map[string]string{"OCTET_URL": "https://127.0.0.1:1", "LICENSE": "x", "BRINK_SERVER": "loop"},
 			[]string{"relay", "-i", "127.0.0.1", "-p", "0"}, "stall the event loop"},
-		{"loop-only option with the default front", map[string]string{"OCTET_URL": "http://127.0.0.1:1", "LICENSE": "x"},
+		{"loop-only option with the default front", map[string]string{"OCTET_URL": "https://127.0.0.1:1", "LICENSE": "x"},
 			[]string{"relay", "--reuseport", "-i", "127.0.0.1", "-p", "0"}, "stall the event loop"},
 		{"partial mutual TLS", map[string]string{"OCTET_URL": "https://127.0.0.1:1", "LICENSE": "x", "OCTET_CA_FILE": "/nonexistent/ca.pem"},
 			[]string{"relay", "-i", "127.0.0.1", "-p", "0"}, "EDGE_CLIENT_CERT_FILE"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -74,16 +75,17 @@ func newServer(g *globalOptions, logger *slog.Logger) (*server, error) {
 		cfg = config.Default()
 	}
 	s := &server{g: g, cfg: cfg, logger: logger}
-	if cfg.Relay.URL != "" && g.Server == "loop" && cfg.PlainAddr() != "" {
-		// http1 runs handlers on the event loop; a relayed request waits
-		// for the upstream and would stall every connection of its loop.
-		// The default front gives way to fasthttp.Server; one asked for
-		// explicitly (or with loop-only options) is refused.
+	if cfg.Relay.URL != "" && g.Server == "loop" && cfg.PlainAddr() != "" && !strings.HasPrefix(strings.ToLower(cfg.Relay.URL), "http://") {
+		// The loop forwards to a plain-HTTP upstream itself (http1's
+		// proxy). An https upstream goes through fasthttp's client, which
+		// waits for the upstream and would stall every connection of its
+		// loop: the default front gives way to fasthttp.Server; one asked
+		// for explicitly (or with loop-only options) is refused.
 		if cfg.Origin("server.front") != "default" || g.ReusePort || g.MaxConnections != 0 || g.Loops != 0 {
-			return nil, usageError{errors.New("relay.url with --server loop (or --reuseport, --max-connections, --loops): the relay waits on its upstream and would stall the event loop; use --server fasthttp (what a relay on plain HTTP gets by default) or TLS, whose connections the relay serves on their own goroutines")}
+			return nil, usageError{errors.New("an https relay.url (OCTET_URL) with --server loop (or --reuseport, --max-connections, --loops): the loop forwards to plain-HTTP upstreams only, and fasthttp's TLS client would stall the event loop; use --server fasthttp (what an https upstream on plain HTTP gets by default), TLS on the front, or an http:// upstream")}
 		}
 		g.Server = "fasthttp"
-		logger.Info("the relay serves plain HTTP on fasthttp.Server: it waits on its upstream, which would stall the event loop")
+		logger.Info("the relay serves plain HTTP on fasthttp.Server: its upstream is https, which the event loop does not forward to")
 	}
 	switch g.Server {
 	case "fasthttp", "loop":
@@ -314,7 +316,21 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 		s.srv = s.httpServer(handler)
 		return nil
 	}
-	hs, err := http1.New(http1.Config{Handler: handler, MaxBodyBytes: s.maxBody(), Logger: s.logger, Offload: s.mayBlock})
+	hcfg := http1.Config{Handler: handler, MaxBodyBytes: s.maxBody(), Logger: s.logger, Offload: s.mayBlock}
+	if e := s.edge; e != nil && e.relay != nil {
+		// The loop forwards relay routes itself (newServer let only an
+		// http:// upstream get here); HTTP/1.0 requests take the handler's
+		// path, off the loop.
+		hcfg.Proxy = e.proxyConfig(s.g.Loops)
+		hcfg.Offload = func(ctx *fasthttp.RequestCtx) bool {
+			return (s.mayBlock != nil && s.mayBlock(ctx)) || e.proxies(ctx)
+		}
+		if e.connector != nil {
+			hcfg.OnOpen = e.record
+			e.recordOnOpen = true
+		}
+	}
+	hs, err := http1.New(hcfg)
 	if err != nil {
 		return err
 	}

@@ -31,4 +31,7 @@ var (
 	// ErrUnsupported is returned by the connection adapter's Read and
 	// Write: handlers answer through the RequestCtx.
 	ErrUnsupported = errors.New("http1: reading or writing the connection directly is not supported")
+	// ErrProxyConfig is returned by New for a Config.Proxy without
+	// Upstream or Addr.
+	ErrProxyConfig = errors.New("http1: a proxy needs an Upstream and an address")
 )

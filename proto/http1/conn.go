@@ -20,6 +20,9 @@ type connState struct {
 	// streaming is set once the connection was handed to a stream
 	// goroutine; such a state is not recycled.
 	streaming bool
+	// fwd is the connection's forwarded request (Config.Proxy), kept for
+	// reuse by its next one.
+	fwd *fwd
 }
 
 // netConn is the net.Conn a RequestCtx returns from Conn(): the loop

@@ -2,11 +2,14 @@ package http1
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -42,6 +45,15 @@ type Config struct {
 	// as behind a streamed answer). Offload runs on the loop: it must be
 	// quick and must not block. Nil runs every handler on the loop.
 	Offload func(*fasthttp.RequestCtx) bool
+	// Proxy, when set, forwards the HTTP/1.1 requests its Upstream matches
+	// to the upstream as bytes, over keep-alive connections of the loop
+	// (see proxy.go); the others go to Handler.
+	Proxy *ProxyConfig
+	// OnOpen, when set, is called on the loop with each new connection's
+	// net.Conn adapter (its addresses and its signal, connsig.Carrier)
+	// before any request: brink ships the signal records of every
+	// connection from here. It must not block or keep the adapter.
+	OnOpen func(net.Conn)
 }
 
 // Server serves HTTP/1.1 over loop connections. Create it with New.
@@ -50,6 +62,7 @@ type Server struct {
 	logger  fasthttp.Logger
 	parsers sync.Pool // *parser
 	states  sync.Pool // *connState
+	proxy   *proxy
 }
 
 var _ loop.Handler = (*Server)(nil)
@@ -68,7 +81,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, logger: fasthttpLogger{cfg.Logger}}, nil
+	s := &Server{cfg: cfg, logger: fasthttpLogger{cfg.Logger}}
+	if pc := cfg.Proxy; pc != nil {
+		if pc.Upstream == nil || pc.Addr == "" {
+			return nil, ErrProxyConfig
+		}
+		c := *pc
+		c.Timeout = cmp.Or(c.Timeout, 30*time.Second)
+		c.IdleConnTimeout = cmp.Or(c.IdleConnTimeout, 10*time.Second)
+		c.MaxConnsPerLoop = cmp.Or(c.MaxConnsPerLoop, 512)
+		c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, cfg.MaxBodyBytes)
+		c.MaxAnswerHeadBytes = cmp.Or(c.MaxAnswerHeadBytes, 64<<10)
+		s.proxy = &proxy{s: s, cfg: c, up: c.Upstream}
+	}
+	return s, nil
+}
+
+// OnLoopTick applies the proxy's timeouts (loop.LoopTicker).
+func (s *Server) OnLoopTick(local *any, now int64) {
+	if s.proxy != nil {
+		s.proxy.tick(local, now)
+	}
 }
 
 // parser is what serving one OnData call needs, pooled across calls and
@@ -113,6 +146,9 @@ func (s *Server) OnOpen(c *loop.Conn) {
 	}
 	st.nc.c = c
 	c.SetContext(st)
+	if s.cfg.OnOpen != nil {
+		s.cfg.OnOpen(&st.nc)
+	}
 }
 
 // OnClose recycles the connection's state, unless a stream still uses it.
@@ -121,13 +157,24 @@ func (s *Server) OnClose(c *loop.Conn) {
 	if st == nil || st.streaming {
 		return
 	}
-	*st = connState{}
+	f := st.fwd
+	if f != nil && f.active {
+		s.proxy.clientClosed(f, c.LoopLocal())
+	}
+	*st = connState{fwd: f}
 	s.states.Put(st)
 }
 
 // OnData serves the complete requests at the front of in.
 func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 	st := c.Context().(*connState)
+	if st.fwd != nil && st.fwd.active {
+		// Waiting for the upstream's answer: later requests wait too.
+		if len(in) > s.cfg.MaxHeaderBytes+s.cfg.MaxBodyBytes {
+			return len(in), loop.Close
+		}
+		return 0, loop.Continue
+	}
 	if len(in) < st.need {
 		return 0, loop.Continue
 	}
@@ -141,6 +188,10 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		var r result
 		r, act = s.serve(c, st, p, in, consumed)
 		if r == incomplete {
+			break
+		}
+		if r == forwarded {
+			consumed = p.rd.pos - p.br.Buffered()
 			break
 		}
 		if r == detached {
@@ -172,6 +223,7 @@ const (
 	served     result = iota
 	incomplete        // wait for more bytes; nothing consumed
 	detached          // handed to a stream goroutine
+	forwarded         // in flight to the upstream (Config.Proxy)
 )
 
 // serve reads one request starting at in[start:] and answers it.
@@ -228,6 +280,17 @@ func (s *Server) serve(c *loop.Conn, st *connState, p *parser, in []byte, start 
 		return s.fail(c, p, answer400)
 	}
 	st.need, st.continued = 0, false
+	if s.proxy != nil && s.proxy.wants(ctx) {
+		_ = p.bw.Flush() // answers before this one go first
+		inFlight, closing := s.proxy.start(c, st, ctx, rest[:hend])
+		switch {
+		case inFlight:
+			return forwarded, loop.Continue
+		case closing:
+			return served, loop.Close
+		}
+		return served, loop.Continue
+	}
 	return s.answer(c, st, p)
 }
 
