@@ -1,0 +1,806 @@
+package http1
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Upstream answer framing for the byte-forwarding reverse proxy.
+//
+// The proxy never decodes an upstream answer's body: it forwards the bytes
+// as they arrive and only needs to know, for each answer, where the head
+// ends (to rewrite it for the client), how the body is delimited, and
+// exactly where the answer ends, so the upstream connection can carry the
+// next request. RespFrame does that in two steps. ParseHead validates the
+// status line and header fields of a complete head (RFC 9112 §4 and §5,
+// strictly: no obs-fold, no whitespace before ':', no control characters)
+// and decides the framing by RFC 9112 §6.3: no body for a HEAD request or
+// a 1xx, 204 or 304 status; Transfer-Encoding over Content-Length; a
+// Transfer-Encoding whose final coding is not chunked, or any on an
+// HTTP/1.0 answer, reads until close. AppendClientHead then writes the
+// client's head from the same bytes, without the hop-by-hop fields.
+// Body is an incremental state machine over the body bytes that counts
+// Content-Length bytes or walks chunk-size lines, chunk data and the
+// trailer section; it keeps a few words of state, so the bytes may split
+// anywhere (even one at a time) and need not be kept between calls.
+//
+// Allocation: ParseHead, AppendClientHead (with a dst of enough capacity)
+// and Body allocate nothing on success; only the error paths build a
+// wrapped error naming the bad input. A RespFrame is not safe for
+// concurrent use: it belongs to one upstream connection, on its loop.
+//
+// Leniency is chosen where the peer is an origin server we forward for:
+// bare LF line ends are accepted in the head, in chunk-size lines, after
+// chunk data and in trailers (what we forward is the upstream's exact
+// bytes, so a client that is stricter fails rather than reading a
+// different answer), and equal duplicate Content-Length values are merged.
+// Everything that could make two parsers disagree on the answer's end is an
+// error: conflicting or malformed Content-Length, "chunked" applied twice,
+// bad chunk sizes, a chunk not followed by its line end.
+
+// Sentinel errors of RespFrame; the errors returned wrap one of them with
+// the offending input.
+var (
+	// ErrRespMalformed reports an upstream head that is not valid HTTP/1.x.
+	ErrRespMalformed = errors.New("http1: malformed upstream answer")
+	// ErrRespHeadTooLarge reports an upstream head that does not fit the
+	// caller's bound.
+	ErrRespHeadTooLarge = errors.New("http1: upstream answer head too large")
+	// ErrRespUpgrade reports a 101 Switching Protocols answer, which the
+	// proxy never asks for.
+	ErrRespUpgrade = errors.New("http1: upstream answer switches protocols")
+	// ErrRespChunk reports malformed chunked framing in an upstream body.
+	ErrRespChunk = errors.New("http1: malformed chunked upstream body")
+)
+
+// Framing is how an upstream answer's body is delimited.
+type Framing uint8
+
+// Framings, by RFC 9112 §6.3.
+const (
+	FramingNone    Framing = iota // no body: HEAD request, 1xx, 204, 304
+	FramingLength                 // Content-Length bytes
+	FramingChunked                // Transfer-Encoding ending in chunked
+	FramingClose                  // until the upstream closes (RFC 9112 §6.3 rule 7, or TE without final chunked)
+)
+
+// String returns the framing's name.
+func (fr Framing) String() string {
+	switch fr {
+	case FramingNone:
+		return "none"
+	case FramingLength:
+		return "length"
+	case FramingChunked:
+		return "chunked"
+	case FramingClose:
+		return "close"
+	}
+	return "Framing(" + strconv.Itoa(int(fr)) + ")"
+}
+
+// Limits of chunked framing.
+const (
+	respChunkLineMax = 4 << 10  // bytes in a chunk-size or trailer line, line end excluded
+	respTrailerMax   = 16 << 10 // bytes in the trailer section, line ends included
+	respChunkSizeMax = 1 << 62
+)
+
+// RespFrame frames one upstream HTTP/1.x answer incrementally: ParseHead,
+// then AppendClientHead, then Body until done. The zero value is ready for
+// the answer to a request other than HEAD; Reset prepares it for the next
+// answer. After an Interim answer, call Reset (with the same head flag) and
+// ParseHead again for the answer that follows.
+type RespFrame struct {
+	// Status is the status code.
+	Status int
+	// Framing is how the body is delimited.
+	Framing Framing
+	// Length is the body's size in bytes for FramingLength, else 0.
+	Length int64
+	// KeepAlive reports that the upstream connection may carry another
+	// request after this answer: HTTP/1.1 without "Connection: close",
+	// HTTP/1.0 only with "Connection: keep-alive", never for FramingClose.
+	KeepAlive bool
+	// Interim reports a 1xx answer other than 101: the real answer follows
+	// on the same connection.
+	Interim bool
+
+	head       bool  // the request was HEAD
+	scan       int   // ParseHead: offset of the first line not yet known complete
+	statusEnd  int   // offset of the status line's end, line end excluded
+	fieldsOff  int   // offset of the first field line
+	cl         int64 // the Content-Length value, when clSeen
+	clSeen     bool
+	normCL     bool // several Content-Length fields or a list: forward one
+	dropCL     bool // Transfer-Encoding decides: do not forward Content-Length
+	connTokens bool // Connection names fields other than close and keep-alive
+
+	// Body state.
+	st      uint8 // chunked: one of the cs states
+	rem     int64 // FramingLength: bytes left; chunked: chunk size or data left
+	line    int   // bytes in the current chunk-size or trailer line
+	trailer int   // bytes in the trailer section
+	err     error // chunked: the error once failed
+}
+
+// Reset prepares f for the answer to a new request; head reports that the
+// request was HEAD (then the answer has no body whatever its headers say).
+func (f *RespFrame) Reset(head bool) {
+	*f = RespFrame{head: head}
+}
+
+// ParseHead parses the status line and header fields at the front of b,
+// through the empty line that ends them, and sets f's exported fields. It
+// returns the head's length n (> 0) when the head is complete; n == 0 with a
+// nil error when more bytes are needed: call it again with the same bytes
+// and more appended (the scan resumes where it stopped). With limit > 0 it
+// fails with ErrRespHeadTooLarge when no complete head fits in limit bytes.
+// Other errors wrap ErrRespMalformed or ErrRespUpgrade (status 101). CRLF
+// and bare LF line ends are both accepted.
+func (f *RespFrame) ParseHead(b []byte, limit int) (n int, err error) {
+	// Fail at once on bytes that cannot start an HTTP/1.x status line,
+	// rather than waiting for an empty line that may never come.
+	const prefix = "HTTP/1."
+	if p := min(len(b), len(prefix)); string(b[:p]) != prefix[:p] {
+		return 0, fmt.Errorf("%w: status line %q", ErrRespMalformed, rfClip(b))
+	}
+	end := f.headEnd(b)
+	if end < 0 {
+		if limit > 0 && len(b) >= limit {
+			return 0, fmt.Errorf("%w: no end within %d bytes", ErrRespHeadTooLarge, limit)
+		}
+		return 0, nil
+	}
+	if limit > 0 && end > limit {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrRespHeadTooLarge, end, limit)
+	}
+	if err := f.parse(b[:end]); err != nil {
+		return 0, err
+	}
+	return end, nil
+}
+
+// headEnd returns the offset just past the empty line ending the head in b,
+// or -1 while there is none; it resumes at f.scan.
+func (f *RespFrame) headEnd(b []byte) int {
+	pos := f.scan
+	if pos > len(b) {
+		pos = 0
+	}
+	for {
+		i := bytes.IndexByte(b[pos:], '\n')
+		if i < 0 {
+			f.scan = pos
+			return -1
+		}
+		if pos > 0 && (i == 0 || i == 1 && b[pos] == '\r') {
+			return pos + i + 1
+		}
+		pos += i + 1
+	}
+}
+
+// parse validates the complete head h and decides the framing.
+func (f *RespFrame) parse(h []byte) error {
+	i := bytes.IndexByte(h, '\n')
+	line := rfTrimCR(h[:i])
+	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[5] != '1' || line[6] != '.' ||
+		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+		!rfDigit(line[9]) || !rfDigit(line[10]) || !rfDigit(line[11]) ||
+		(len(line) > 12 && line[12] != ' ') || line[9] == '0' {
+		return fmt.Errorf("%w: status line %q", ErrRespMalformed, rfClip(line))
+	}
+	for _, c := range line[12:] {
+		if rfCtl(c) {
+			return fmt.Errorf("%w: control character in status line %q", ErrRespMalformed, rfClip(line))
+		}
+	}
+	http10 := line[7] == '0'
+	f.Status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	f.statusEnd = len(line)
+	f.fieldsOff = i + 1
+
+	var te, chunked, lastChunked, connClose, connKeepAlive bool
+	for pos := f.fieldsOff; ; {
+		i := bytes.IndexByte(h[pos:], '\n')
+		fl := rfTrimCR(h[pos : pos+i])
+		pos += i + 1
+		if len(fl) == 0 {
+			break
+		}
+		if fl[0] == ' ' || fl[0] == '\t' {
+			return fmt.Errorf("%w: obs-fold line %q", ErrRespMalformed, rfClip(fl))
+		}
+		colon := bytes.IndexByte(fl, ':')
+		if colon < 0 {
+			return fmt.Errorf("%w: field line without ':' %q", ErrRespMalformed, rfClip(fl))
+		}
+		if colon == 0 {
+			return fmt.Errorf("%w: empty field name %q", ErrRespMalformed, rfClip(fl))
+		}
+		name := fl[:colon]
+		for _, c := range name {
+			if c == ' ' || c == '\t' {
+				return fmt.Errorf("%w: whitespace before ':' %q", ErrRespMalformed, rfClip(fl))
+			}
+			if !rfTchar[c] {
+				return fmt.Errorf("%w: bad character in field name %q", ErrRespMalformed, rfClip(fl))
+			}
+		}
+		value := rfTrimOWS(fl[colon+1:])
+		for _, c := range value {
+			if rfCtl(c) {
+				return fmt.Errorf("%w: control character in field %q", ErrRespMalformed, rfClip(fl))
+			}
+		}
+		switch {
+		case rfEqualFold(name, "content-length"):
+			if err := f.contentLength(value); err != nil {
+				return err
+			}
+		case rfEqualFold(name, "transfer-encoding"):
+			te = true
+			codings := 0
+			for rest := value; len(rest) > 0; {
+				var elem []byte
+				elem, rest = rfNextElem(rest)
+				if len(elem) == 0 {
+					continue
+				}
+				coding := elem
+				if j := bytes.IndexAny(coding, "; \t"); j >= 0 {
+					coding = coding[:j]
+				}
+				if !rfToken(coding) {
+					return fmt.Errorf("%w: transfer coding %q", ErrRespMalformed, rfClip(elem))
+				}
+				codings++
+				lastChunked = rfEqualFold(coding, "chunked")
+				if lastChunked {
+					if chunked {
+						return fmt.Errorf("%w: chunked applied twice in %q", ErrRespMalformed, rfClip(value))
+					}
+					chunked = true
+				}
+			}
+			if codings == 0 {
+				return fmt.Errorf("%w: empty Transfer-Encoding", ErrRespMalformed)
+			}
+		case rfEqualFold(name, "connection"):
+			for rest := value; len(rest) > 0; {
+				var tok []byte
+				tok, rest = rfNextElem(rest)
+				switch {
+				case len(tok) == 0:
+				case rfEqualFold(tok, "close"):
+					connClose = true
+				case rfEqualFold(tok, "keep-alive"):
+					connKeepAlive = true
+				default:
+					f.connTokens = true
+				}
+			}
+		}
+	}
+
+	switch {
+	case f.Status == 101:
+		return fmt.Errorf("%w: %q", ErrRespUpgrade, rfClip(line))
+	case f.Status < 200:
+		f.Interim = true
+		f.Framing = FramingNone
+	case f.head || f.Status == 204 || f.Status == 304:
+		f.Framing = FramingNone
+	case te:
+		// RFC 9112 §6.3 rule 3: Transfer-Encoding overrides Content-Length,
+		// which an intermediary must remove. §6.1: on HTTP/1.0 the framing
+		// is faulty, so read until close.
+		f.dropCL = true
+		f.Framing = FramingClose
+		if lastChunked && !http10 {
+			f.Framing = FramingChunked
+		}
+	case f.clSeen:
+		f.Framing = FramingLength
+		f.Length = f.cl
+		f.rem = f.cl
+	default:
+		f.Framing = FramingClose
+	}
+	if http10 {
+		f.KeepAlive = connKeepAlive && !connClose
+	} else {
+		f.KeepAlive = !connClose
+	}
+	if f.Framing == FramingClose {
+		f.KeepAlive = false
+	}
+	return nil
+}
+
+// contentLength checks one Content-Length field value: a list of equal
+// decimal values (no empty elements), equal to those of earlier fields.
+func (f *RespFrame) contentLength(value []byte) error {
+	if len(value) == 0 || value[0] == ',' || value[len(value)-1] == ',' {
+		return fmt.Errorf("%w: Content-Length %q", ErrRespMalformed, rfClip(value))
+	}
+	for rest := value; len(rest) > 0; {
+		var elem []byte
+		elem, rest = rfNextElem(rest)
+		if len(elem) == 0 {
+			return fmt.Errorf("%w: Content-Length %q", ErrRespMalformed, rfClip(value))
+		}
+		var v int64
+		for _, c := range elem {
+			if !rfDigit(c) || v > (1<<63-1-int64(c-'0'))/10 {
+				return fmt.Errorf("%w: Content-Length %q", ErrRespMalformed, rfClip(value))
+			}
+			v = v*10 + int64(c-'0')
+		}
+		if f.clSeen {
+			if v != f.cl {
+				return fmt.Errorf("%w: conflicting Content-Length %d and %q", ErrRespMalformed, f.cl, rfClip(value))
+			}
+			f.normCL = true
+		}
+		f.cl, f.clSeen = v, true
+	}
+	return nil
+}
+
+// AppendClientHead appends the head the client gets to dst: the status line
+// as "HTTP/1.1 <status> <reason>" with the upstream's reason phrase, then
+// the upstream's field lines as sent (line ends normalized to CRLF) less
+// the hop-by-hop ones (Connection and the fields it names, Keep-Alive,
+// Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE, Trailer,
+// Upgrade), then "Connection: close" when closeClient is true or the
+// framing is FramingClose, then the empty line. Content-Length is dropped
+// when Transfer-Encoding decides the framing, and merged into one field
+// when the upstream repeated it. Connection cannot remove Content-Length or
+// Transfer-Encoding: the forwarded body needs them. On an Interim answer
+// closeClient is ignored; the close goes on the final answer.
+//
+// head is b[:n] from the ParseHead call that succeeded. AppendClientHead
+// does not allocate when dst has room.
+func (f *RespFrame) AppendClientHead(dst, head []byte, closeClient bool) []byte {
+	if f.fieldsOff == 0 || len(head) < f.fieldsOff {
+		panic("BUG: http1: AppendClientHead without the head ParseHead accepted")
+	}
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = append(dst, head[9:12]...)
+	dst = append(dst, ' ')
+	if f.statusEnd > 13 {
+		dst = append(dst, head[13:f.statusEnd]...)
+	}
+	dst = append(dst, "\r\n"...)
+	clDone := false
+	for pos := f.fieldsOff; pos < len(head); {
+		i := bytes.IndexByte(head[pos:], '\n')
+		if i < 0 {
+			break
+		}
+		line := rfTrimCR(head[pos : pos+i])
+		pos += i + 1
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			break // the empty line
+		}
+		name := line[:colon]
+		if f.dropField(head, name) {
+			continue
+		}
+		if f.normCL && rfEqualFold(name, "content-length") {
+			if clDone {
+				continue
+			}
+			clDone = true
+			dst = append(dst, name...)
+			dst = append(dst, ": "...)
+			dst = strconv.AppendInt(dst, f.cl, 10)
+			dst = append(dst, "\r\n"...)
+			continue
+		}
+		dst = append(dst, line...)
+		dst = append(dst, "\r\n"...)
+	}
+	if (closeClient && !f.Interim) || f.Framing == FramingClose {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// dropField reports whether the field name stays out of the client's head.
+func (f *RespFrame) dropField(head, name []byte) bool {
+	switch len(name) {
+	case 2:
+		return rfEqualFold(name, "te")
+	case 7:
+		if rfEqualFold(name, "trailer") || rfEqualFold(name, "upgrade") {
+			return true
+		}
+	case 10:
+		if rfEqualFold(name, "connection") || rfEqualFold(name, "keep-alive") {
+			return true
+		}
+	case 14:
+		if rfEqualFold(name, "content-length") {
+			return f.dropCL
+		}
+	case 16:
+		if rfEqualFold(name, "proxy-connection") {
+			return true
+		}
+	case 17:
+		if rfEqualFold(name, "transfer-encoding") {
+			return false
+		}
+	case 18:
+		if rfEqualFold(name, "proxy-authenticate") {
+			return true
+		}
+	case 19:
+		if rfEqualFold(name, "proxy-authorization") {
+			return true
+		}
+	}
+	return f.connTokens && f.namedByConnection(head, name)
+}
+
+// namedByConnection reports whether a Connection field of head lists name.
+func (f *RespFrame) namedByConnection(head, name []byte) bool {
+	for pos := f.fieldsOff; pos < len(head); {
+		i := bytes.IndexByte(head[pos:], '\n')
+		if i < 0 {
+			return false
+		}
+		line := rfTrimCR(head[pos : pos+i])
+		pos += i + 1
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return false
+		}
+		if !rfEqualFold(line[:colon], "connection") {
+			continue
+		}
+		for rest := line[colon+1:]; len(rest) > 0; {
+			var tok []byte
+			tok, rest = rfNextElem(rest)
+			if rfEqualFoldBytes(tok, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// States of the chunked body machine; the zero value starts a chunk-size
+// line.
+const (
+	csSizeStart    uint8 = iota // at a chunk-size line's first byte
+	csSize                      // in the chunk size's hex digits
+	csSizeWS                    // whitespace after the digits
+	csExt                       // in chunk extensions
+	csSizeCR                    // CR ending the chunk-size line
+	csData                      // in chunk data (rem bytes left)
+	csDataEnd                   // at the line end after chunk data
+	csDataLF                    // CR after chunk data seen, LF due
+	csTrailerStart              // at a trailer line's first byte (or the final empty line)
+	csTrailerName               // in a trailer field name
+	csTrailerValue              // in a trailer field value
+	csTrailerCR                 // CR ending a trailer field line
+	csEndLF                     // CR of the final empty line seen, LF due
+	csDone
+	csFailed
+)
+
+// Body takes the body bytes at the front of b (b starts right after the
+// head, or after what earlier Body calls consumed). It returns n, the
+// number of bytes of b that belong to this answer (the caller forwards
+// b[:n] verbatim, chunk framing included), and done once the answer's last
+// byte is among them. Bytes after the answer's end are not consumed: they
+// are a protocol violation the caller handles by closing the upstream
+// connection. FramingNone is done at once with n == 0; FramingClose
+// consumes everything and is never done (the answer ends at the upstream's
+// EOF). b may split anywhere, and Body does not allocate. On an error
+// (wrapping ErrRespChunk, and returned again by later calls) n counts the
+// valid bytes before the bad one; the answer cannot be completed.
+func (f *RespFrame) Body(b []byte) (n int, done bool, err error) {
+	switch f.Framing {
+	case FramingNone:
+		return 0, true, nil
+	case FramingLength:
+		if int64(len(b)) >= f.rem {
+			n := int(f.rem)
+			f.rem = 0
+			return n, true, nil
+		}
+		f.rem -= int64(len(b))
+		return len(b), false, nil
+	case FramingClose:
+		return len(b), false, nil
+	}
+	return f.chunked(b)
+}
+
+// chunked runs the chunked body machine over b.
+func (f *RespFrame) chunked(b []byte) (int, bool, error) {
+	i := 0
+	for ; i < len(b); i++ {
+		switch f.st {
+		case csData:
+			if left := int64(len(b) - i); left < f.rem {
+				f.rem -= left
+				return len(b), false, nil
+			}
+			i += int(f.rem) - 1 // the loop's i++ steps past the last data byte
+			f.rem = 0
+			f.st = csDataEnd
+			continue
+		case csDone:
+			return i, true, nil
+		case csFailed:
+			return i, false, f.err
+		}
+		c := b[i]
+		switch f.st {
+		case csSizeStart, csSize:
+			d := rfUnhex(c)
+			switch {
+			case d >= 0:
+				if f.rem > respChunkSizeMax>>4 || f.rem<<4|int64(d) > respChunkSizeMax {
+					return f.fail(i, "chunk size over 1<<62", b)
+				}
+				f.rem = f.rem<<4 | int64(d)
+				f.st = csSize
+				f.line++
+			case f.st == csSizeStart:
+				return f.fail(i, "chunk size without hex digits", b)
+			case c == ' ' || c == '\t':
+				f.st = csSizeWS
+				f.line++
+			case c == ';':
+				f.st = csExt
+				f.line++
+			case c == '\r':
+				f.st = csSizeCR
+			case c == '\n':
+				f.endSizeLine()
+			default:
+				return f.fail(i, "bad byte after chunk size", b)
+			}
+		case csSizeWS:
+			switch c {
+			case ' ', '\t':
+				f.line++
+			case ';':
+				f.st = csExt
+				f.line++
+			case '\r':
+				f.st = csSizeCR
+			case '\n':
+				f.endSizeLine()
+			default:
+				return f.fail(i, "bad byte after chunk size", b)
+			}
+		case csExt:
+			switch {
+			case c == '\r':
+				f.st = csSizeCR
+			case c == '\n':
+				f.endSizeLine()
+			case rfCtl(c):
+				return f.fail(i, "control character in chunk extension", b)
+			default:
+				f.line++
+			}
+		case csSizeCR:
+			if c != '\n' {
+				return f.fail(i, "CR without LF in chunk-size line", b)
+			}
+			f.endSizeLine()
+		case csDataEnd:
+			switch c {
+			case '\r':
+				f.st = csDataLF
+			case '\n':
+				f.st = csSizeStart
+			default:
+				return f.fail(i, "chunk data not followed by CRLF", b)
+			}
+		case csDataLF:
+			if c != '\n' {
+				return f.fail(i, "chunk data not followed by CRLF", b)
+			}
+			f.st = csSizeStart
+		case csTrailerStart:
+			switch {
+			case c == '\n':
+				f.st = csDone
+			case c == '\r':
+				f.st = csEndLF
+			case c == ' ' || c == '\t':
+				return f.fail(i, "obs-fold in trailer", b)
+			case c == ':':
+				return f.fail(i, "empty trailer field name", b)
+			case rfTchar[c]:
+				f.st = csTrailerName
+				f.line = 1
+				f.trailer++
+			default:
+				return f.fail(i, "bad byte in trailer field name", b)
+			}
+		case csTrailerName:
+			switch {
+			case c == ':':
+				f.st = csTrailerValue
+			case c == ' ' || c == '\t':
+				return f.fail(i, "whitespace before ':' in trailer", b)
+			case !rfTchar[c]:
+				return f.fail(i, "bad byte in trailer field name", b)
+			}
+			f.line++
+			f.trailer++
+		case csTrailerValue:
+			switch {
+			case c == '\r':
+				f.st = csTrailerCR
+			case c == '\n':
+				f.st = csTrailerStart
+			case rfCtl(c):
+				return f.fail(i, "control character in trailer", b)
+			default:
+				f.line++
+			}
+			f.trailer++
+		case csTrailerCR:
+			if c != '\n' {
+				return f.fail(i, "CR without LF in trailer", b)
+			}
+			f.st = csTrailerStart
+			f.trailer++
+		case csEndLF:
+			if c != '\n' {
+				return f.fail(i, "CR without LF after trailer", b)
+			}
+			f.st = csDone
+		}
+		if f.line > respChunkLineMax {
+			if f.st >= csTrailerStart {
+				return f.fail(i, "trailer line over 4 KiB", b)
+			}
+			return f.fail(i, "chunk-size line over 4 KiB", b)
+		}
+		if f.trailer > respTrailerMax {
+			return f.fail(i, "trailer section over 16 KiB", b)
+		}
+	}
+	return i, f.st == csDone, nil
+}
+
+// endSizeLine moves past a complete chunk-size line.
+func (f *RespFrame) endSizeLine() {
+	f.line = 0
+	if f.rem == 0 {
+		f.st = csTrailerStart
+		return
+	}
+	f.st = csData
+}
+
+// fail makes the chunked machine's error sticky and returns it with the
+// count of valid bytes before b[i].
+func (f *RespFrame) fail(i int, what string, b []byte) (int, bool, error) {
+	f.st = csFailed
+	f.err = fmt.Errorf("%w: %s at %q", ErrRespChunk, what, rfClip(b[i:]))
+	return i, false, f.err
+}
+
+// rfTchar marks the token characters of RFC 9110 §5.6.2.
+var rfTchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// rfCtl reports a control character other than HT.
+func rfCtl(c byte) bool { return (c < ' ' && c != '\t') || c == 0x7f }
+
+func rfDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func rfUnhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+func rfToken(b []byte) bool {
+	for _, c := range b {
+		if !rfTchar[c] {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+func rfLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// rfEqualFold reports whether b equals the lower-case ASCII lower, ignoring
+// case.
+func rfEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range len(b) {
+		if rfLower(b[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func rfEqualFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		if rfLower(a[i]) != rfLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func rfTrimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
+
+func rfTrimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// rfNextElem splits the first element, without its whitespace, off a
+// comma-separated list.
+func rfNextElem(list []byte) (elem, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		return rfTrimOWS(list[:i]), list[i+1:]
+	}
+	return rfTrimOWS(list), nil
+}
+
+// rfClip bounds the input quoted in an error.
+func rfClip(b []byte) []byte {
+	if len(b) > 48 {
+		return b[:48]
+	}
+	return b
+}
