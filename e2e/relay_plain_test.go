@@ -8,17 +8,25 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestRelayPlainDefaultFront runs `brink relay` without a certificate and
-// without --server: the event loop is brink's default front, but a relay on
-// plain HTTP gets fasthttp.Server (its requests wait on the upstream, which
-// would stall the loop), says so in its log, and forwards with the licence
-// and the signal header, keeping connections alive.
+// without --server: the event loop, brink's default front, forwards to the
+// http:// upstream itself (http1's proxy), with the licence and the signal
+// header, a forged signal removed, keeping both sides' connections alive;
+// and the loop ships each connection's signal record when it opens.
 func TestRelayPlainDefaultFront(t *testing.T) {
 	var mu sync.Mutex
 	var got []http.Header
+	var batches int
+	upConns := map[string]bool{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ingest/signals" {
+			mu.Lock()
+			batches++
+			mu.Unlock()
+		}
 		if r.URL.Path != "/v1/score" { // signal batches, reachability probes
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.WriteHeader(http.StatusAccepted)
@@ -26,6 +34,7 @@ func TestRelayPlainDefaultFront(t *testing.T) {
 		}
 		mu.Lock()
 		got = append(got, r.Header.Clone())
+		upConns[r.RemoteAddr] = true
 		mu.Unlock()
 		_, _ = io.WriteString(w, "upstream "+r.URL.Path)
 	}))
@@ -33,7 +42,8 @@ func TestRelayPlainDefaultFront(t *testing.T) {
 	ports := freePorts(t, 1)
 	base := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	b := startProc(t, procOptions{args: []string{"relay"},
-		env: []string{"PORT=" + strconv.Itoa(ports[0]), "INTERFACE=127.0.0.1", "OCTET_URL=" + up.URL, "LICENSE=" + relayLicense},
+		env: []string{"PORT=" + strconv.Itoa(ports[0]), "INTERFACE=127.0.0.1", "OCTET_URL=" + up.URL, "LICENSE=" + relayLicense,
+			"BRINK_RELAY__FLUSH_INTERVAL=100ms"},
 		ready: func() error {
 			resp, err := http.Get(base + "/health")
 			if err != nil {
@@ -44,7 +54,9 @@ func TestRelayPlainDefaultFront(t *testing.T) {
 		}})
 	c := &http.Client{}
 	for i := range 3 {
-		resp, err := c.Get(base + "/v1/score")
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/score", nil)
+		req.Header.Set("x-brink-signal", "v1 forged")
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatalf("request %d through brink relay: %v", i, err)
 		}
@@ -54,17 +66,26 @@ func TestRelayPlainDefaultFront(t *testing.T) {
 			t.Fatalf("request %d: status %d, close %v, body %q", i, resp.StatusCode, resp.Close, body)
 		}
 	}
+	eventually(t, 5*time.Second, "a signal batch at the upstream", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return batches > 0
+	})
 	mu.Lock()
 	defer mu.Unlock()
+	if len(upConns) != 1 {
+		t.Errorf("the upstream saw the relayed requests on %d connections, want 1 (kept alive)", len(upConns))
+	}
 	if len(got) != 3 {
 		t.Fatalf("upstream saw %d requests, want 3", len(got))
 	}
 	for i, h := range got {
-		if h.Get("X-License-Key") != relayLicense || !strings.HasPrefix(h.Get("X-Brink-Signal"), "v1 ") {
+		if h.Get("X-License-Key") != relayLicense || !strings.HasPrefix(h.Get("X-Brink-Signal"), "v1 ") ||
+			len(h.Values("X-Brink-Signal")) != 1 || h.Get("X-Brink-Signal") == "v1 forged" {
 			t.Errorf("request %d at the upstream: licence %q, signal %q", i, h.Get("X-License-Key"), h.Get("X-Brink-Signal"))
 		}
 	}
-	if log := b.log.String(); !strings.Contains(log, "fasthttp.Server") {
-		t.Errorf("brink relay on plain HTTP did not say it serves on fasthttp.Server:\n%s", log)
+	if log := b.log.String(); !strings.Contains(log, "loop listening") || strings.Contains(log, "fasthttp.Server") {
+		t.Errorf("brink relay on plain HTTP with an http:// upstream does not serve on the event loop:\n%s", log)
 	}
 }
