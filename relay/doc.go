@@ -74,6 +74,26 @@
 // body are retried, once, after a connection error; never after a timeout.
 // Failures are counted and logged at most once a second.
 //
+// A front that forwards requests as bytes itself (a proxy on the event
+// loop) uses AppendRequestHead instead of Handle: from the head the client
+// sent (fasthttp has parsed it) it appends the upstream request's head
+// under the same policy: the request line and Host made as above, the
+// client's fields copied as sent (names keep their case) less those
+// removed above, Host, Content-Length and Transfer-Encoding, then the
+// relay's own fields and a Content-Length for the buffered body. A folded
+// line is joined to its field with a space, as fasthttp reads it; a line
+// without a colon, with a bad name or a bare CR is never forwarded. It
+// differs from Handle's fasthttp client in four details: no User-Agent
+// when the client sent none (fasthttp's says "brink-relay"); no default
+// Content-Type for a body without one; Content-Length only with a body or
+// for POST, PUT and PATCH (fasthttp sends "Content-Length: 0" for every
+// method but GET and HEAD); and the request line always says HTTP/1.1.
+// AppendErrorAnswer writes the error answers above as bytes;
+// Done records an outcome (counters, reachability, throttled warnings)
+// and Retried a retry, as Handle does; UpstreamAddr, UpstreamTLS,
+// UpstreamTLSConfig, MaxBodyBytes, Timeout, IdleConnTimeout and MaxConns
+// give the front the filled configuration.
+//
 // # Signal records and batches
 //
 // Connector.Add copies the signal, the peer address and the time into an
@@ -151,7 +171,8 @@
 // # Contracts
 //
 // Allocation: Match, and Handle with buffered answers, allocate nothing in
-// steady state; Add allocates only a new queue chunk (one per BatchRecords
+// steady state; AppendRequestHead, AppendErrorAnswer and Done neither,
+// once dst has room; Add allocates only a new queue chunk (one per BatchRecords
 // records) when none is free. Concurrency: every exported method is safe
 // to call from concurrently running goroutines. Buffers: Add copies the
 // signal; the caller may reuse it at once.

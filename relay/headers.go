@@ -32,11 +32,13 @@ var clientHeaders = []string{"X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded
 // signal set.
 func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
 	in, out := &ctx.Request.Header, &st.req.Header
-	forEachToken(in.Peek(fasthttp.HeaderConnection), func(name []byte) {
-		if !equalFold(name, "close") && !equalFold(name, "keep-alive") {
-			out.DelBytes(name)
-		}
-	})
+	for _, v := range in.PeekAll(fasthttp.HeaderConnection) { // every Connection field, not only the first
+		forEachToken(v, func(name []byte) {
+			if !equalFold(name, "close") && !equalFold(name, "keep-alive") {
+				out.DelBytes(name)
+			}
+		})
+	}
 	out.Del(fasthttp.HeaderConnection)
 	out.ResetConnectionClose()
 	for _, h := range hopHeaders {
@@ -48,9 +50,10 @@ func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
 	out.Del(DefaultSignalHeader)
 	out.Del(r.cfg.LicenseHeader)
 	out.Del(fasthttp.HeaderExpect) // the front answered it already
-	if !r.cfg.TrustForwardedFor {
-		out.Del(fasthttp.HeaderXForwardedFor)
-	}
+	// The client's X-Forwarded-For fields go, trusted or not: with
+	// TrustForwardedFor their values start the one chain set below, and a
+	// second field left behind would let the client name the last address.
+	out.Del(fasthttp.HeaderXForwardedFor)
 	// A server that keeps header names as sent stores "x-brink-signal"
 	// apart from "X-Brink-Signal", and Del misses it: look again, folding
 	// case.
@@ -125,23 +128,41 @@ func newSigCache() sigCache { return sigCache{slots: new([sigSlots]sigSlot)} }
 // set sets the signal header of out to s's encoding, from the cache when
 // it holds s, and returns buf (scratch, possibly grown).
 func (c sigCache) set(out *fasthttp.RequestHeader, s *connsig.Signal, buf []byte, st *fwdState) []byte {
-	p := uint64(uintptr(unsafe.Pointer(s)))
-	slot := &c.slots[(p*0x9E3779B97F4A7C15)>>(64-sigSlotBits)] // Fibonacci hashing
-	if !slot.mu.TryLock() {
+	slot, fresh := c.acquire(s)
+	if slot == nil {
 		// Another connection of this slot is busy with it: encode here.
 		buf, st.sig = AppendSignalHeader(buf[:0], st.sig, s)
 		out.SetBytesV(DefaultSignalHeader, buf)
 		return buf
 	}
-	if !slot.ok || slot.sig != *s {
-		// A Signal is a fixed-size value: its header is at most a few KB.
-		slot.sig = *s
-		slot.hdr, st.sig = AppendSignalHeader(slot.hdr[:0], st.sig, &slot.sig)
-		slot.ok = true
+	if !fresh {
+		st.sig = slot.refresh(s, st.sig)
 	}
 	out.SetBytesV(DefaultSignalHeader, slot.hdr)
 	slot.mu.Unlock()
 	return buf
+}
+
+// acquire returns s's slot, locked, and whether its header is s's
+// already; or nil when another request holds the slot. The caller
+// refreshes a slot that is not fresh, reads slot.hdr and unlocks it.
+func (c sigCache) acquire(s *connsig.Signal) (slot *sigSlot, fresh bool) {
+	p := uint64(uintptr(unsafe.Pointer(s)))
+	slot = &c.slots[(p*0x9E3779B97F4A7C15)>>(64-sigSlotBits)] // Fibonacci hashing
+	if !slot.mu.TryLock() {
+		return nil, false
+	}
+	return slot, slot.ok && slot.sig == *s
+}
+
+// refresh makes the locked slot hold s and its header, with scratch for
+// the JSON, and returns scratch (possibly grown).
+func (slot *sigSlot) refresh(s *connsig.Signal, scratch []byte) []byte {
+	// A Signal is a fixed-size value: its header is at most a few KB.
+	slot.sig = *s
+	slot.hdr, scratch = AppendSignalHeader(slot.hdr[:0], scratch, &slot.sig)
+	slot.ok = true
+	return scratch
 }
 
 // delFolded deletes every header whose name equals one of names in any

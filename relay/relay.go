@@ -65,10 +65,7 @@ func New(cfg Config) (*Relay, error) {
 		r.routes = append(r.routes, route{host: h, prefix: rt.PathPrefix, strip: rt.StripPrefix})
 	}
 	r.reserved = []string{DefaultSignalHeader, cfg.LicenseHeader, fasthttp.HeaderXForwardedProto,
-		fasthttp.HeaderXForwardedHost, "Forwarded", "X-Real-Ip"}
-	if !cfg.TrustForwardedFor {
-		r.reserved = append(r.reserved, fasthttp.HeaderXForwardedFor)
-	}
+		fasthttp.HeaderXForwardedHost, "Forwarded", "X-Real-Ip", fasthttp.HeaderXForwardedFor}
 	r.pool.New = func() any { return &fwdState{buf: make([]byte, 0, 512), sig: make([]byte, 0, 1024)} }
 	r.warn.log = cfg.Logger
 	return r, nil
@@ -130,7 +127,7 @@ func (r *Relay) Handle(ctx *fasthttp.RequestCtx) {
 	defer r.release(st)
 	in := &ctx.Request
 	if in.Header.ContentLength() > r.cfg.MaxBodyBytes {
-		r.fail(ctx, resultTooLarge, nil)
+		r.fail(ctx, OutcomeTooLarge, nil)
 		return
 	}
 	out := &st.req
@@ -146,7 +143,7 @@ func (r *Relay) Handle(ctx *fasthttp.RequestCtx) {
 	} else {
 		body := in.Body()
 		if len(body) > r.cfg.MaxBodyBytes {
-			r.fail(ctx, resultTooLarge, nil)
+			r.fail(ctx, OutcomeTooLarge, nil)
 			return
 		}
 		out.SetBodyRaw(body)
@@ -161,19 +158,16 @@ func (r *Relay) Handle(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		switch {
 		case st.lim.over:
-			r.fail(ctx, resultTooLarge, nil)
+			r.fail(ctx, OutcomeTooLarge, nil)
 		case isTimeout(err):
-			r.reach.failed(err)
-			r.fail(ctx, resultTimeout, err)
+			r.fail(ctx, OutcomeTimeout, err)
 		default:
-			r.reach.failed(err)
-			r.fail(ctx, resultBadGateway, err)
+			r.fail(ctx, OutcomeBadGateway, err)
 		}
 		return
 	}
-	r.reach.succeeded()
 	stripResponseHopHeaders(&resp.Header)
-	relayResults[resultOK].Inc()
+	r.Done(OutcomeOK, nil)
 }
 
 func (r *Relay) release(st *fwdState) {
@@ -192,7 +186,15 @@ func (r *Relay) release(st *fwdState) {
 // then the request's path as sent (less the route's prefix with
 // StripPrefix) and its query.
 func (r *Relay) appendTarget(dst []byte, ctx *fasthttp.RequestCtx, rt *route) []byte {
-	dst = append(dst, r.up.base...)
+	dst = append(dst, r.up.base[:len(r.up.base)-len(r.up.path)]...) // scheme://host
+	return r.appendOriginForm(dst, ctx, rt)
+}
+
+// appendOriginForm appends the request target of the upstream request in
+// origin form: the base URL's path, then the request's path as sent (less
+// the route's prefix with StripPrefix) and its query.
+func (r *Relay) appendOriginForm(dst []byte, ctx *fasthttp.RequestCtx, rt *route) []byte {
+	dst = append(dst, r.up.path...)
 	path := ctx.URI().PathOriginal()
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -211,39 +213,99 @@ func (r *Relay) appendTarget(dst []byte, ctx *fasthttp.RequestCtx, rt *route) []
 	return dst
 }
 
-// The results counted in brink_relay_requests_total.
+// Outcome is how one forwarded request ended: the result label of
+// brink_relay_requests_total.
+type Outcome uint8
+
+// The outcomes of a forwarded request.
 const (
-	resultOK = iota
-	resultTooLarge
-	resultBadGateway
-	resultTimeout
+	// OutcomeOK: the upstream answered ("ok").
+	OutcomeOK Outcome = iota
+	// OutcomeTooLarge: the request body is over MaxBodyBytes ("too_large").
+	OutcomeTooLarge
+	// OutcomeBadGateway: the upstream refused, reset or closed the
+	// connection before answering, or answered malformed or too large
+	// ("bad_gateway").
+	OutcomeBadGateway
+	// OutcomeTimeout: no complete answer within Timeout ("timeout").
+	OutcomeTimeout
 	numResults
 )
 
 var resultNames = [numResults]string{"ok", "too_large", "bad_gateway", "timeout"}
 
-// fail answers ctx with an error status and a constant JSON body.
-func (r *Relay) fail(ctx *fasthttp.RequestCtx, result int, err error) {
-	relayResults[result].Inc()
+// String returns the outcome's result label ("ok", "too_large",
+// "bad_gateway", "timeout").
+func (o Outcome) String() string {
+	if o < numResults {
+		return resultNames[o]
+	}
+	return "unknown"
+}
+
+// The JSON bodies of the error answers.
+const (
+	bodyTooLarge       = `{"error":"request body too large"}`
+	bodyTimeout        = `{"error":"upstream timed out"}`
+	bodyUnreachable    = `{"error":"upstream unreachable"}`
+	bodyAnswerTooLarge = `{"error":"upstream answer too large"}`
+)
+
+// failStatus is the status code of each failed outcome's answer.
+var failStatus = [numResults]int{
+	OutcomeTooLarge:   fasthttp.StatusRequestEntityTooLarge,
+	OutcomeBadGateway: fasthttp.StatusBadGateway,
+	OutcomeTimeout:    fasthttp.StatusGatewayTimeout,
+}
+
+// failBody is the JSON body of each failed outcome's answer.
+var failBody = [numResults]string{
+	OutcomeTooLarge:   bodyTooLarge,
+	OutcomeBadGateway: bodyUnreachable,
+	OutcomeTimeout:    bodyTimeout,
+}
+
+// Done records a forwarded request's outcome, for a front that forwards
+// without Handle: it counts brink_relay_requests_total{result}, marks the
+// upstream reachable (OutcomeOK) or failed with err (OutcomeBadGateway,
+// OutcomeTimeout) for the health answer, and logs those failures at most
+// once a second, as Handle does. OutcomeTooLarge is only counted: the
+// upstream was not asked. Values other than the Outcome constants are
+// ignored. Done allocates nothing (a failure's message is kept at most
+// once per 100 ms).
+func (r *Relay) Done(o Outcome, err error) {
+	switch o {
+	case OutcomeOK:
+		r.reach.succeeded()
+	case OutcomeTooLarge:
+	case OutcomeBadGateway:
+		r.reach.failed(err)
+		r.warn.warn("relay: upstream unreachable", err)
+	case OutcomeTimeout:
+		r.reach.failed(err)
+		r.warn.warn("relay: upstream timed out", err)
+	default:
+		return
+	}
+	relayResults[o].Inc()
+}
+
+// Retried counts one retry of a forwarded request
+// (brink_relay_retries_total), for a front that forwards without Handle.
+func (r *Relay) Retried() { relayRetries.Inc() }
+
+// fail records the outcome (Done) and answers ctx with its error status
+// and constant JSON body.
+func (r *Relay) fail(ctx *fasthttp.RequestCtx, o Outcome, err error) {
+	r.Done(o, err)
 	ctx.Response.Reset()
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	switch result {
-	case resultTooLarge:
-		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
-		ctx.SetBodyString(`{"error":"request body too large"}`)
-	case resultTimeout:
-		ctx.SetStatusCode(fasthttp.StatusGatewayTimeout)
-		ctx.SetBodyString(`{"error":"upstream timed out"}`)
-		r.warn.warn("relay: upstream timed out", err)
-	default:
-		ctx.SetStatusCode(fasthttp.StatusBadGateway)
-		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-			ctx.SetBodyString(`{"error":"upstream answer too large"}`)
-		} else {
-			ctx.SetBodyString(`{"error":"upstream unreachable"}`)
-		}
-		r.warn.warn("relay: upstream unreachable", err)
+	ctx.SetStatusCode(failStatus[o])
+	if o == OutcomeBadGateway && errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		ctx.SetBodyString(bodyAnswerTooLarge)
+	} else {
+		ctx.SetBodyString(failBody[o])
 	}
 }
 
