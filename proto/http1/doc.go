@@ -37,6 +37,35 @@
 // the connection, so the loop keeps serving meanwhile. Requests it does not
 // name are served on the loop as above.
 //
+// Forwarding (Config.Proxy): the HTTP/1.1 requests the Upstream matches
+// are not handed to the handler but forwarded as bytes, the nginx way, on
+// the loop itself. Once a request is complete (its body buffered and
+// de-chunked by fasthttp's parser), Upstream.AppendRequestHead rebuilds
+// its head (brink's relay: route target, Host, hop-by-hop and forged
+// headers dropped, X-Forwarded-*, licence, signal) framed with
+// Content-Length, and the request is written to an idle keep-alive
+// upstream connection of the client's loop (loop.Out; one is dialled when
+// none is idle, up to MaxConnsPerLoop). The client's connection is held
+// (no loop timeouts; its pipelined requests wait) until the answer ends.
+// The answer is framed by RespFrame as it arrives: its head is rewritten
+// for the client (HTTP/1.1, hop-by-hop fields dropped, Connection: close
+// when the client's connection ends) and its body bytes are copied to the
+// client as received, chunked framing included, so an answer of any size
+// streams through with no buffering beyond the loop's (the client's
+// MaxBacklog bounds a slow reader). When the answer ends, the upstream
+// connection goes back to the loop's idle list (unless it was
+// close-delimited or said Connection: close) and the client's pipelined
+// bytes are served. Failures: a dial error or a connection lost before any
+// answer byte reached the client answers 502 (an idempotent request, GET,
+// HEAD, OPTIONS, PUT or DELETE, is first sent once more on another
+// connection: the usual cause is a kept-alive connection the upstream
+// closed), no complete answer within Timeout answers 504, a malformed
+// answer head 502; an answer broken half-way closes the client's
+// connection, which cannot be told otherwise. Error answers come from
+// Upstream.AppendErrorAnswer and every outcome is reported to
+// Upstream.Done. HTTP/1.0 requests take the handler's path: their answers
+// could not be chunked.
+//
 // Allocation: a request whose handler allocates nothing is served without
 // allocating. Concurrency: Server's methods are called by the loop, one
 // at a time per connection; a Server serves any number of connections
