@@ -108,15 +108,22 @@ type RespFrame struct {
 	// on the same connection.
 	Interim bool
 
-	head       bool  // the request was HEAD
-	scan       int   // ParseHead: offset of the first line not yet known complete
-	statusEnd  int   // offset of the status line's end, line end excluded
-	fieldsOff  int   // offset of the first field line
-	cl         int64 // the Content-Length value, when clSeen
-	clSeen     bool
-	normCL     bool // several Content-Length fields or a list: forward one
-	dropCL     bool // Transfer-Encoding decides: do not forward Content-Length
-	connTokens bool // Connection names fields other than close and keep-alive
+	// Head state.
+	head          bool  // the request was HEAD
+	scan          int   // ParseHead: offset of the first line not yet complete
+	statusEnd     int   // offset of the status line's end, line end excluded
+	fieldsOff     int   // offset of the first field line
+	cl            int64 // the Content-Length value, when clSeen
+	clSeen        bool
+	normCL        bool // several Content-Length fields or a list: forward one
+	dropCL        bool // Transfer-Encoding decides: do not forward Content-Length
+	http10        bool // the answer is HTTP/1.0
+	te            bool // a Transfer-Encoding field was seen
+	teChunked     bool // chunked is among the transfer codings
+	lastChunked   bool // chunked is the final transfer coding
+	connClose     bool // Connection lists close
+	connKeepAlive bool // Connection lists keep-alive
+	connTokens    bool // Connection names fields other than close and keep-alive
 
 	// Body state.
 	st      uint8 // chunked: one of the cs states
@@ -136,57 +143,58 @@ func (f *RespFrame) Reset(head bool) {
 // through the empty line that ends them, and sets f's exported fields. It
 // returns the head's length n (> 0) when the head is complete; n == 0 with a
 // nil error when more bytes are needed: call it again with the same bytes
-// and more appended (the scan resumes where it stopped). With limit > 0 it
-// fails with ErrRespHeadTooLarge when no complete head fits in limit bytes.
-// Other errors wrap ErrRespMalformed or ErrRespUpgrade (status 101). CRLF
-// and bare LF line ends are both accepted.
+// and more appended (each line is parsed once, as it completes; b shorter
+// than what was parsed restarts the parse). With limit > 0 it fails with
+// ErrRespHeadTooLarge when no complete head fits in limit bytes. Other
+// errors, as soon as a bad line is complete, wrap ErrRespMalformed, or
+// ErrRespUpgrade for status 101. CRLF and bare LF line ends are both
+// accepted.
 func (f *RespFrame) ParseHead(b []byte, limit int) (n int, err error) {
 	// Fail at once on bytes that cannot start an HTTP/1.x status line,
-	// rather than waiting for an empty line that may never come.
+	// rather than waiting for a line end that may never come.
 	const prefix = "HTTP/1."
 	if p := min(len(b), len(prefix)); string(b[:p]) != prefix[:p] {
 		return 0, fmt.Errorf("%w: status line %q", ErrRespMalformed, rfClip(b))
 	}
-	end := f.headEnd(b)
-	if end < 0 {
-		if limit > 0 && len(b) >= limit {
-			return 0, fmt.Errorf("%w: no end within %d bytes", ErrRespHeadTooLarge, limit)
-		}
-		return 0, nil
-	}
-	if limit > 0 && end > limit {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrRespHeadTooLarge, end, limit)
-	}
-	if err := f.parse(b[:end]); err != nil {
-		return 0, err
-	}
-	return end, nil
-}
-
-// headEnd returns the offset just past the empty line ending the head in b,
-// or -1 while there is none; it resumes at f.scan.
-func (f *RespFrame) headEnd(b []byte) int {
 	pos := f.scan
 	if pos > len(b) {
+		*f = RespFrame{head: f.head}
 		pos = 0
 	}
 	for {
 		i := bytes.IndexByte(b[pos:], '\n')
 		if i < 0 {
 			f.scan = pos
-			return -1
+			if limit > 0 && len(b) >= limit {
+				return 0, fmt.Errorf("%w: no end within %d bytes", ErrRespHeadTooLarge, limit)
+			}
+			return 0, nil
 		}
-		if pos > 0 && (i == 0 || i == 1 && b[pos] == '\r') {
-			return pos + i + 1
+		end := pos + i + 1
+		if limit > 0 && end > limit {
+			return 0, fmt.Errorf("%w: over %d bytes", ErrRespHeadTooLarge, limit)
 		}
-		pos += i + 1
+		line := rfTrimCR(b[pos : pos+i])
+		switch {
+		case pos == 0:
+			err = f.statusLine(line, end)
+		case len(line) == 0:
+			f.scan = end
+			f.frame()
+			return end, nil
+		default:
+			err = f.fieldLine(line)
+		}
+		if err != nil {
+			return 0, err
+		}
+		pos = end
 	}
 }
 
-// parse validates the complete head h and decides the framing.
-func (f *RespFrame) parse(h []byte) error {
-	i := bytes.IndexByte(h, '\n')
-	line := rfTrimCR(h[:i])
+// statusLine parses the status line, line end excluded; next is the
+// offset of the line after it.
+func (f *RespFrame) statusLine(line []byte, next int) error {
 	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[5] != '1' || line[6] != '.' ||
 		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
 		!rfDigit(line[9]) || !rfDigit(line[10]) || !rfDigit(line[11]) ||
@@ -198,109 +206,125 @@ func (f *RespFrame) parse(h []byte) error {
 			return fmt.Errorf("%w: control character in status line %q", ErrRespMalformed, rfClip(line))
 		}
 	}
-	http10 := line[7] == '0'
+	f.http10 = line[7] == '0'
 	f.Status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	if f.Status == 101 {
+		return fmt.Errorf("%w: %q", ErrRespUpgrade, rfClip(line))
+	}
 	f.statusEnd = len(line)
-	f.fieldsOff = i + 1
+	f.fieldsOff = next
+	return nil
+}
 
-	var te, chunked, lastChunked, connClose, connKeepAlive bool
-	for pos := f.fieldsOff; ; {
-		i := bytes.IndexByte(h[pos:], '\n')
-		fl := rfTrimCR(h[pos : pos+i])
-		pos += i + 1
-		if len(fl) == 0 {
-			break
-		}
-		if fl[0] == ' ' || fl[0] == '\t' {
-			return fmt.Errorf("%w: obs-fold line %q", ErrRespMalformed, rfClip(fl))
-		}
-		colon := bytes.IndexByte(fl, ':')
-		if colon < 0 {
-			return fmt.Errorf("%w: field line without ':' %q", ErrRespMalformed, rfClip(fl))
-		}
-		if colon == 0 {
-			return fmt.Errorf("%w: empty field name %q", ErrRespMalformed, rfClip(fl))
-		}
-		name := fl[:colon]
-		for _, c := range name {
+// fieldLine parses one header field line, line end excluded.
+func (f *RespFrame) fieldLine(line []byte) error {
+	if line[0] == ' ' || line[0] == '\t' {
+		return fmt.Errorf("%w: obs-fold line %q", ErrRespMalformed, rfClip(line))
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return fmt.Errorf("%w: field line without ':' %q", ErrRespMalformed, rfClip(line))
+	}
+	if colon == 0 {
+		return fmt.Errorf("%w: empty field name %q", ErrRespMalformed, rfClip(line))
+	}
+	name := line[:colon]
+	for _, c := range name {
+		if !rfTchar[c] {
 			if c == ' ' || c == '\t' {
-				return fmt.Errorf("%w: whitespace before ':' %q", ErrRespMalformed, rfClip(fl))
+				return fmt.Errorf("%w: whitespace before ':' %q", ErrRespMalformed, rfClip(line))
 			}
-			if !rfTchar[c] {
-				return fmt.Errorf("%w: bad character in field name %q", ErrRespMalformed, rfClip(fl))
-			}
-		}
-		value := rfTrimOWS(fl[colon+1:])
-		for _, c := range value {
-			if rfCtl(c) {
-				return fmt.Errorf("%w: control character in field %q", ErrRespMalformed, rfClip(fl))
-			}
-		}
-		switch {
-		case rfEqualFold(name, "content-length"):
-			if err := f.contentLength(value); err != nil {
-				return err
-			}
-		case rfEqualFold(name, "transfer-encoding"):
-			te = true
-			codings := 0
-			for rest := value; len(rest) > 0; {
-				var elem []byte
-				elem, rest = rfNextElem(rest)
-				if len(elem) == 0 {
-					continue
-				}
-				coding := elem
-				if j := bytes.IndexAny(coding, "; \t"); j >= 0 {
-					coding = coding[:j]
-				}
-				if !rfToken(coding) {
-					return fmt.Errorf("%w: transfer coding %q", ErrRespMalformed, rfClip(elem))
-				}
-				codings++
-				lastChunked = rfEqualFold(coding, "chunked")
-				if lastChunked {
-					if chunked {
-						return fmt.Errorf("%w: chunked applied twice in %q", ErrRespMalformed, rfClip(value))
-					}
-					chunked = true
-				}
-			}
-			if codings == 0 {
-				return fmt.Errorf("%w: empty Transfer-Encoding", ErrRespMalformed)
-			}
-		case rfEqualFold(name, "connection"):
-			for rest := value; len(rest) > 0; {
-				var tok []byte
-				tok, rest = rfNextElem(rest)
-				switch {
-				case len(tok) == 0:
-				case rfEqualFold(tok, "close"):
-					connClose = true
-				case rfEqualFold(tok, "keep-alive"):
-					connKeepAlive = true
-				default:
-					f.connTokens = true
-				}
-			}
+			return fmt.Errorf("%w: bad character in field name %q", ErrRespMalformed, rfClip(line))
 		}
 	}
+	value := rfTrimOWS(line[colon+1:])
+	for _, c := range value {
+		if rfCtl(c) {
+			return fmt.Errorf("%w: control character in field %q", ErrRespMalformed, rfClip(line))
+		}
+	}
+	switch len(name) {
+	case 10:
+		if rfEqualFold(name, "connection") {
+			f.connection(value)
+		}
+	case 14:
+		if rfEqualFold(name, "content-length") {
+			return f.contentLength(value)
+		}
+	case 17:
+		if rfEqualFold(name, "transfer-encoding") {
+			return f.transferEncoding(value)
+		}
+	}
+	return nil
+}
 
+// connection notes the options of a Connection field value.
+func (f *RespFrame) connection(value []byte) {
+	for rest := value; len(rest) > 0; {
+		var tok []byte
+		tok, rest = rfNextElem(rest)
+		switch {
+		case len(tok) == 0:
+		case rfEqualFold(tok, "close"):
+			f.connClose = true
+		case rfEqualFold(tok, "keep-alive"):
+			f.connKeepAlive = true
+		default:
+			f.connTokens = true
+		}
+	}
+}
+
+// transferEncoding checks a Transfer-Encoding field value and notes
+// whether its last coding is chunked; chunked may appear only once.
+func (f *RespFrame) transferEncoding(value []byte) error {
+	f.te = true
+	codings := 0
+	for rest := value; len(rest) > 0; {
+		var elem []byte
+		elem, rest = rfNextElem(rest)
+		if len(elem) == 0 {
+			continue
+		}
+		coding := elem
+		if j := bytes.IndexAny(coding, "; \t"); j >= 0 {
+			coding = coding[:j]
+		}
+		if !rfToken(coding) {
+			return fmt.Errorf("%w: transfer coding %q", ErrRespMalformed, rfClip(elem))
+		}
+		codings++
+		f.lastChunked = rfEqualFold(coding, "chunked")
+		if f.lastChunked {
+			if f.teChunked {
+				return fmt.Errorf("%w: chunked applied twice in %q", ErrRespMalformed, rfClip(value))
+			}
+			f.teChunked = true
+		}
+	}
+	if codings == 0 {
+		return fmt.Errorf("%w: empty Transfer-Encoding", ErrRespMalformed)
+	}
+	return nil
+}
+
+// frame decides the framing of a complete head.
+func (f *RespFrame) frame() {
 	switch {
-	case f.Status == 101:
-		return fmt.Errorf("%w: %q", ErrRespUpgrade, rfClip(line))
 	case f.Status < 200:
 		f.Interim = true
 		f.Framing = FramingNone
 	case f.head || f.Status == 204 || f.Status == 304:
 		f.Framing = FramingNone
-	case te:
+	case f.te:
 		// RFC 9112 §6.3 rule 3: Transfer-Encoding overrides Content-Length,
 		// which an intermediary must remove. §6.1: on HTTP/1.0 the framing
 		// is faulty, so read until close.
 		f.dropCL = true
 		f.Framing = FramingClose
-		if lastChunked && !http10 {
+		if f.lastChunked && !f.http10 {
 			f.Framing = FramingChunked
 		}
 	case f.clSeen:
@@ -310,15 +334,14 @@ func (f *RespFrame) parse(h []byte) error {
 	default:
 		f.Framing = FramingClose
 	}
-	if http10 {
-		f.KeepAlive = connKeepAlive && !connClose
+	if f.http10 {
+		f.KeepAlive = f.connKeepAlive && !f.connClose
 	} else {
-		f.KeepAlive = !connClose
+		f.KeepAlive = !f.connClose
 	}
 	if f.Framing == FramingClose {
 		f.KeepAlive = false
 	}
-	return nil
 }
 
 // contentLength checks one Content-Length field value: a list of equal

@@ -376,6 +376,8 @@ func TestRespFrameHeadLimit(t *testing.T) {
 		{"early garbage", "GET / HTTP/1.1\r\n", 1000, 0, ErrRespMalformed},
 		{"early garbage, one byte", "\x16", 1000, 0, ErrRespMalformed},
 		{"version prefix is enough to wait", "HTTP/1", 1000, 0, nil},
+		{"bad line before the end", "HTTP/1.1 200 OK\r\nX y\r\n", 1000, 0, ErrRespMalformed},
+		{"101 before the end", "HTTP/1.1 101 Switching Protocols\r\n", 0, 0, ErrRespUpgrade},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,6 +387,20 @@ func TestRespFrameHeadLimit(t *testing.T) {
 				t.Errorf("ParseHead(%q, %d) = %d, %v, want %d, %v", tt.in, tt.limit, n, err, tt.n, tt.err)
 			}
 		})
+	}
+}
+
+// TestRespFrameHeadRestart: b shorter than what was parsed starts over.
+func TestRespFrameHeadRestart(t *testing.T) {
+	var f RespFrame
+	f.Reset(false)
+	first := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: a-long-name\r\n"
+	if n, err := f.ParseHead([]byte(first), 0); n != 0 || err != nil {
+		t.Fatalf("ParseHead(%q) = %d, %v", first, n, err)
+	}
+	second := "HTTP/1.1 204 No Content\r\n\r\n"
+	if n, err := f.ParseHead([]byte(second), 0); n != len(second) || err != nil || f.Status != 204 || f.Framing != FramingNone || f.clSeen {
+		t.Fatalf("ParseHead(%q) = %d, %v, status %d framing %v", second, n, err, f.Status, f.Framing)
 	}
 }
 
