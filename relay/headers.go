@@ -32,12 +32,14 @@ var clientHeaders = []string{"X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded
 // signal set.
 func (r *Relay) setHeaders(ctx *fasthttp.RequestCtx, st *fwdState) {
 	in, out := &ctx.Request.Header, &st.req.Header
+	var toks tokenList
 	for _, v := range in.PeekAll(fasthttp.HeaderConnection) { // every Connection field, not only the first
-		forEachToken(v, func(name []byte) {
+		toks.reset(v)
+		for name, ok := toks.next(); ok; name, ok = toks.next() {
 			if !equalFold(name, "close") && !equalFold(name, "keep-alive") {
 				out.DelBytes(name)
 			}
-		})
+		}
 	}
 	out.Del(fasthttp.HeaderConnection)
 	out.ResetConnectionClose()
@@ -215,11 +217,13 @@ func remoteIP(ctx *fasthttp.RequestCtx) netip.Addr {
 // stripResponseHopHeaders removes the hop-by-hop headers of an upstream
 // answer; the client connection's keep-alive is the server's business.
 func stripResponseHopHeaders(h *fasthttp.ResponseHeader) {
-	forEachToken(h.Peek(fasthttp.HeaderConnection), func(name []byte) {
+	var toks tokenList
+	toks.reset(h.Peek(fasthttp.HeaderConnection))
+	for name, ok := toks.next(); ok; name, ok = toks.next() {
 		if !equalFold(name, "close") && !equalFold(name, "keep-alive") {
 			h.DelBytes(name)
 		}
-	})
+	}
 	h.Del(fasthttp.HeaderConnection)
 	h.ResetConnectionClose()
 	for _, name := range hopHeaders {
@@ -227,24 +231,43 @@ func stripResponseHopHeaders(h *fasthttp.ResponseHeader) {
 	}
 }
 
-// forEachToken calls f with each comma-separated, trimmed, non-empty
-// token of v. v is copied first when it has tokens, as f may change the
-// header v lives in: the copy sits on the stack for values up to 256
-// bytes (longer Connection values are ignored past that).
+// forEachToken calls f with each token of v, as tokenList walks them.
+// The copy escapes to the heap (f may keep a token): the request path
+// uses a tokenList on its stack instead.
 func forEachToken(v []byte, f func([]byte)) {
-	if len(v) == 0 {
-		return
+	var toks tokenList
+	toks.reset(v)
+	for tok, ok := toks.next(); ok; tok, ok = toks.next() {
+		f(tok)
 	}
-	var tmp [256]byte
-	n := copy(tmp[:], v)
-	v = tmp[:n]
-	for len(v) > 0 {
-		var tok []byte
-		tok, v, _ = bytes.Cut(v, []byte{','})
+}
+
+// tokenList walks the comma-separated, trimmed, non-empty tokens of a
+// copy of a header value, so that the header the value lives in may
+// change meanwhile. The copy holds up to 256 bytes (longer Connection
+// values are ignored past that); it stays on the caller's stack as long
+// as no token outlives the walk.
+type tokenList struct {
+	buf  [256]byte
+	i, n int
+}
+
+func (t *tokenList) reset(v []byte) { t.i, t.n = 0, copy(t.buf[:], v) }
+
+// next returns the next token, or false when there is none left.
+func (t *tokenList) next() ([]byte, bool) {
+	for t.i < t.n {
+		rest := t.buf[t.i:t.n]
+		tok, _, found := bytes.Cut(rest, []byte{','})
+		t.i += len(tok)
+		if found {
+			t.i++
+		}
 		if tok = bytes.TrimSpace(tok); len(tok) > 0 {
-			f(tok)
+			return tok, true
 		}
 	}
+	return nil, false
 }
 
 // hostWithoutPort returns the host of a Host header value, without port

@@ -742,6 +742,31 @@ func TestAppendRequestHeadAllocs(t *testing.T) {
 	}
 }
 
+// TestHandleAllocsConnectionHeader: Handle stays allocation-free for a
+// request with Connection fields (browsers send "keep-alive"); the token
+// walk's copy used to escape to the heap.
+func TestHandleAllocsConnectionHeader(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("the race detector allocates")
+	}
+	r := newHeadRelay(t, func(c *Config) { c.URL = "http://" + startIngest(t) })
+	ctx := headCtx(t, sigConn(), benchRaw, benchBody, false)
+	ctx.Request.Header.Add("Connection", "X-Hop")
+	run := func() {
+		ctx.Response.Reset()
+		r.Handle(ctx)
+		if ctx.Response.StatusCode() != 200 {
+			t.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+	for range 10 {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Errorf("Handle: %v allocations per request with Connection fields, want 0", n)
+	}
+}
+
 // BenchmarkRequestHead compares AppendRequestHead with Handle's header
 // preparation (CopyTo, target, setHeaders) and with that plus the
 // serialization fasthttp's client does before writing.
