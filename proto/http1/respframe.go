@@ -14,9 +14,9 @@ import (
 // ends (to rewrite it for the client), how the body is delimited, and
 // exactly where the answer ends, so the upstream connection can carry the
 // next request. RespFrame does that in two steps. ParseHead validates the
-// status line and header fields of a complete head (RFC 9112 §4 and §5,
-// strictly: no obs-fold, no whitespace before ':', no control characters)
-// and decides the framing by RFC 9112 §6.3: no body for a HEAD request or
+// status line and each header field line as it completes (RFC 9112 §4 and
+// §5, strictly: no obs-fold, no whitespace before ':', no control
+// characters), and at the empty line decides the framing by RFC 9112 §6.3: no body for a HEAD request or
 // a 1xx, 204 or 304 status; Transfer-Encoding over Content-Length; a
 // Transfer-Encoding whose final coding is not chunked, or any on an
 // HTTP/1.0 answer, reads until close. AppendClientHead then writes the
@@ -105,7 +105,7 @@ type RespFrame struct {
 	// HTTP/1.0 only with "Connection: keep-alive", never for FramingClose.
 	KeepAlive bool
 	// Interim reports a 1xx answer other than 101: the real answer follows
-	// on the same connection.
+	// on the same connection, and its KeepAlive is the one that counts.
 	Interim bool
 
 	// Head state.
@@ -439,7 +439,9 @@ func (f *RespFrame) AppendClientHead(dst, head []byte, closeClient bool) []byte 
 func (f *RespFrame) dropField(head, name []byte) bool {
 	switch len(name) {
 	case 2:
-		return rfEqualFold(name, "te")
+		if rfEqualFold(name, "te") {
+			return true
+		}
 	case 7:
 		if rfEqualFold(name, "trailer") || rfEqualFold(name, "upgrade") {
 			return true

@@ -190,6 +190,11 @@ var respHeadTests = []struct {
 		client: "HTTP/1.1 200 OK\r\nX-Public: 2\r\nContent-Length: 0\r\n\r\n",
 	},
 	{
+		name: "connection names a two-letter field", in: "HTTP/1.1 200 OK\r\nConnection: x1\r\nX1: a\r\nX2: b\r\nContent-Length: 0\r\n\r\n",
+		status: 200, framing: FramingLength, keepAlive: true,
+		client: "HTTP/1.1 200 OK\r\nX2: b\r\nContent-Length: 0\r\n\r\n",
+	},
+	{
 		name: "connection cannot drop framing fields", in: "HTTP/1.1 200 OK\r\nConnection: Content-Length, Transfer-Encoding\r\nContent-Length: 1\r\n\r\n",
 		status: 200, framing: FramingLength, length: 1, keepAlive: true,
 		client: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n",
