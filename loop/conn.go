@@ -72,6 +72,7 @@ type Conn struct {
 	deadline     int64 // stateLinger: when to close regardless
 
 	held    bool // Hold: no timeouts, not closed by the drain
+	backlog int  // SetMaxBacklog: this connection's bound, 0 for the Server's
 	detach  bool // OnData asked to detach
 	handoff bool // OnData took the socket (Handoff): close our fd, keep no state
 	closed  atomic.Bool

@@ -198,7 +198,7 @@ func (e *engine) finish(c *Conn, act Action) ([]byte, gnet.Action) {
 		_, _ = gc.Discard(-1)
 		return nil, gnet.None
 	}
-	if gc.OutboundBuffered() > e.srv.cfg.MaxBacklog {
+	if gc.OutboundBuffered() > c.maxBacklog() {
 		backlogCloses.Inc()
 		return nil, gnet.Close
 	}

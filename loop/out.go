@@ -237,7 +237,8 @@ func (c *Conn) Unhold() {
 // sends c's output when the callback returns. It fails with ErrClosed when
 // c is closed, also when the write closes it (OnClose has then run, and c
 // must not be used again), and with ErrBacklog when the client is
-// MaxBacklog bytes behind (c is then closed, likewise).
+// MaxBacklog (or SetMaxBacklog's) bytes behind (c is then closed,
+// likewise).
 func (c *Conn) Flush() error {
 	if c.inTraffic {
 		return nil
@@ -257,7 +258,7 @@ func (c *Conn) Flush() error {
 		c.srv.putConn(c)
 		return ErrClosed
 	}
-	if c.gc.OutboundBuffered() > c.srv.cfg.MaxBacklog {
+	if c.gc.OutboundBuffered() > c.maxBacklog() {
 		backlogCloses.Inc()
 		c.CloseNow()
 		return ErrBacklog
@@ -300,4 +301,17 @@ func (c *Conn) Resume() {
 	if !c.closed.Load() && c.gc.InboundBuffered() > 0 {
 		_ = c.gc.Wake(nil)
 	}
+}
+
+// SetMaxBacklog bounds the bytes written to c that its client has not
+// taken yet, in place of Config.MaxBacklog, for the rest of c's life: a
+// proxy passing an answer through to a slow client sets the largest
+// answer it accepts. n <= 0 restores the Server's bound.
+func (c *Conn) SetMaxBacklog(n int) { c.backlog = max(n, 0) }
+
+func (c *Conn) maxBacklog() int {
+	if c.backlog > 0 {
+		return c.backlog
+	}
+	return c.srv.cfg.MaxBacklog
 }

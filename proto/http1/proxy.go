@@ -62,12 +62,17 @@ type ProxyConfig struct {
 	// MaxAnswerHeadBytes bounds the upstream answer's status line and
 	// header fields (502 past it). Zero means 64 KiB.
 	MaxAnswerHeadBytes int
+	// MaxBacklog bounds what is buffered for a client that reads an
+	// answer slower than the upstream sends it (loop.Conn.SetMaxBacklog):
+	// the upstream is read at its own pace, so a slow client's answer is
+	// held in memory up to this bound, past which the client's connection
+	// is closed. Zero means 64 MiB (the relay's largest buffered answer).
+	MaxBacklog int
 }
 
 var (
 	errNoFreeConns   = errors.New("http1: no free upstream connection on this loop")
 	errUpstreamEnded = errors.New("http1: the upstream closed the connection before the answer ended")
-	errExtraBytes    = errors.New("http1: the upstream sent bytes after the answer")
 	errAnswerTimeout = errors.New("http1: the upstream did not answer in time")
 )
 
@@ -177,9 +182,11 @@ func (p *proxy) start(c *loop.Conn, st *connState, ctx *fasthttp.RequestCtx, raw
 	}
 	lp.inflight = f
 	c.Hold()
+	c.SetMaxBacklog(p.cfg.MaxBacklog)
 	if !p.send(f, lp) {
 		// Answered at once: no connection to be had.
 		p.unlink(f, lp)
+		f.active = false
 		c.Unhold()
 		return false, f.closeClient
 	}
@@ -356,7 +363,9 @@ func (p *proxy) lost(u *upConn, lp *loopPool) {
 	switch {
 	case f.sent:
 		p.abort(f, lp, errUpstreamEnded)
-	case f.retryable && !f.retried && f.c.Now() < f.deadline:
+	case f.retryable && !f.retried && f.c.Now() < f.deadline && !f.c.Draining():
+		// (Draining, the loop may be closing every connection: no new
+		// dial.)
 		f.retried = true
 		p.up.Retried()
 		if !p.send(f, lp) {

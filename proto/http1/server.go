@@ -92,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 		c.MaxConnsPerLoop = cmp.Or(c.MaxConnsPerLoop, 512)
 		c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, cfg.MaxBodyBytes)
 		c.MaxAnswerHeadBytes = cmp.Or(c.MaxAnswerHeadBytes, 64<<10)
+		c.MaxBacklog = cmp.Or(c.MaxBacklog, 64<<20)
 		s.proxy = &proxy{s: s, cfg: c, up: c.Upstream}
 	}
 	return s, nil
