@@ -137,12 +137,16 @@ func (r *Relay) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, raw []by
 	dst = append(dst, '\r', '\n')
 
 	start := len(dst)
-	dst, sc := r.appendClientFields(dst, raw)
+	dst, sc := r.appendClientFields(dst, raw, false)
+	if bytes.Count(raw[:sc.end], []byte{'\r'}) != sc.crlf {
+		// A CR that does not end a line: look at every line for it.
+		dst, sc = r.appendClientFields(dst[:start], raw, true)
+	}
 	if sc.connTokens {
-		dst = dropConnectionNamed(dst, start, raw[sc.connAt:])
+		dst = dropConnectionNamed(dst, start, raw[sc.connAt:sc.end], sc.checkCR)
 	}
 
-	dst = r.appendForwardedFor(dst, ctx, raw, sc.xffAt)
+	dst = r.appendForwardedFor(dst, ctx, raw, sc)
 	if ctx.IsTLS() {
 		dst = append(dst, "X-Forwarded-Proto: https\r\n"...)
 	} else {
@@ -186,7 +190,7 @@ const (
 )
 
 // kind classifies a field name: by length first, then by the case-folded
-// bytes. name holds token bytes only (validName).
+// bytes. name holds no byte below '!' (lineScanner.field).
 func (r *Relay) kind(name []byte) fieldKind {
 	if len(name) == len(r.cfg.LicenseHeader) && equalFold(name, r.cfg.LicenseHeader) {
 		return fieldDrop
@@ -230,7 +234,7 @@ func (r *Relay) kind(name []byte) fieldKind {
 }
 
 // lowerIs reports whether name equals lower, a lower-case name, ignoring
-// ASCII case. name must hold no byte below '!' (validName): OR-ing 0x20
+// ASCII case. name must hold no byte below '!' (lineScanner.field): OR-ing 0x20
 // then folds letters only ('-' could otherwise match a CR).
 func lowerIs(name []byte, lower string) bool {
 	if len(name) != len(lower) {
@@ -248,14 +252,19 @@ func lowerIs(name []byte, lower string) bool {
 type headScan struct {
 	connAt     int  // offset in raw of the first Connection line, or -1
 	xffAt      int  // offset in raw of the first X-Forwarded-For line, or -1
+	end        int  // offset in raw just past the head
+	crlf       int  // lines that end in CRLF, up to end
 	connTokens bool // a Connection field names more than close/keep-alive
+	checkCR    bool // the lines were checked for bare CRs
 }
 
 // appendClientFields appends the client's fields that go upstream, in one
-// pass over raw.
-func (r *Relay) appendClientFields(dst, raw []byte) ([]byte, headScan) {
-	sc := headScan{connAt: -1, xffAt: -1}
-	ls := lineScanner{raw: raw}
+// pass over raw. With checkCR it drops the lines that hold a bare CR;
+// without, the caller compares the CRs of raw[:end] with the crlf count
+// returned.
+func (r *Relay) appendClientFields(dst, raw []byte, checkCR bool) ([]byte, headScan) {
+	sc := headScan{connAt: -1, xffAt: -1, checkCR: checkCR}
+	ls := lineScanner{raw: raw, checkCR: checkCR}
 	for _, ok := ls.next(); !ok && ls.i < len(raw); _, ok = ls.next() {
 		// Empty lines before the request line (RFC 9112 §2.2), then the
 		// request line itself: AppendRequestHead writes its own.
@@ -265,11 +274,12 @@ func (r *Relay) appendClientFields(dst, raw []byte) ([]byte, headScan) {
 		at := ls.i
 		line, ok := ls.next()
 		if !ok {
+			sc.end, sc.crlf = ls.i, ls.crlf
 			return dst, sc
 		}
 		if isFold(line) {
 			switch {
-			case !cleanValue(line):
+			case !ls.clean(line):
 			case prev == fieldKeep:
 				dst = unfold(dst, line)
 			case prev == fieldConnection:
@@ -277,7 +287,7 @@ func (r *Relay) appendClientFields(dst, raw []byte) ([]byte, headScan) {
 			}
 			continue
 		}
-		name, value, ok := splitField(line)
+		name, value, ok := ls.field(line)
 		if !ok {
 			prev = fieldDrop
 			continue
@@ -302,8 +312,10 @@ func (r *Relay) appendClientFields(dst, raw []byte) ([]byte, headScan) {
 
 // lineScanner walks the lines of a raw head.
 type lineScanner struct {
-	raw []byte
-	i   int
+	raw     []byte
+	i       int  // offset of the next line
+	crlf    int  // lines so far that ended in CRLF
+	checkCR bool // clean and field look for bare CRs
 }
 
 // next returns the next line without its line end (LF or CRLF), and false
@@ -320,6 +332,7 @@ func (s *lineScanner) next() ([]byte, bool) {
 	line := rest[:n]
 	if n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
+		s.crlf++
 	}
 	return line, len(line) > 0
 }
@@ -327,31 +340,36 @@ func (s *lineScanner) next() ([]byte, bool) {
 // isFold reports whether line continues the previous field (obs-fold).
 func isFold(line []byte) bool { return line[0] == ' ' || line[0] == '\t' }
 
-// splitField splits a field line at its colon; ok is false for a line
-// that must not be forwarded (no colon, a bad name, a bare CR).
-func splitField(line []byte) (name, value []byte, ok bool) {
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !validName(line[:colon]) || !cleanValue(line[colon+1:]) {
-		return nil, nil, false
-	}
-	return line[:colon], line[colon+1:], true
-}
-
-// validName reports whether name holds no space, control byte or DEL
-// (fasthttp has checked the rest of the token rules, and tolerates a
-// space inside a name that an upstream might read otherwise).
-func validName(name []byte) bool {
-	for _, c := range name {
-		if c <= ' ' || c == 0x7f {
-			return false
+// field splits a field line at its colon; ok is false for a line that
+// must not be forwarded: no colon, an empty name or one holding a space,
+// a control byte or DEL (fasthttp checks the other token rules, and
+// tolerates a space inside a name, which an upstream might read
+// otherwise), or a bare CR.
+func (s *lineScanner) field(line []byte) (name, value []byte, ok bool) {
+	for i, c := range line {
+		if nameByte[c] {
+			continue
 		}
+		if c != ':' || i == 0 || !s.clean(line[i+1:]) {
+			return nil, nil, false
+		}
+		return line[:i], line[i+1:], true
 	}
-	return true
+	return nil, nil, false
 }
 
-// cleanValue reports whether v holds no bare CR, which an upstream might
-// take for a line end.
-func cleanValue(v []byte) bool { return bytes.IndexByte(v, '\r') < 0 }
+// nameByte holds the bytes field lets through in a name: all but the
+// colon, space, control bytes and DEL.
+var nameByte = func() (t [256]bool) {
+	for c := '!'; c < 0x100; c++ {
+		t[c] = c != ':' && c != 0x7f
+	}
+	return t
+}()
+
+// clean reports whether v holds no bare CR, which an upstream might take
+// for a line end; it only looks with checkCR.
+func (s *lineScanner) clean(v []byte) bool { return !s.checkCR || bytes.IndexByte(v, '\r') < 0 }
 
 // unfold joins the folded line to the field dst ends with, replacing the
 // fold with one space (RFC 9112 §5.2), as fasthttp reads it.
@@ -378,8 +396,8 @@ func hasHopTokens(v []byte) bool {
 // dropConnectionNamed removes from dst[start:] (field lines ending in
 // CRLF) those named by the Connection fields of raw (a head from its
 // first Connection line on), folded lines included.
-func dropConnectionNamed(dst []byte, start int, raw []byte) []byte {
-	ls := lineScanner{raw: raw}
+func dropConnectionNamed(dst []byte, start int, raw []byte, checkCR bool) []byte {
+	ls := lineScanner{raw: raw, checkCR: checkCR}
 	inConn := false
 	for {
 		line, ok := ls.next()
@@ -388,13 +406,13 @@ func dropConnectionNamed(dst []byte, start int, raw []byte) []byte {
 		}
 		var value []byte
 		if isFold(line) {
-			if !inConn {
+			if !inConn || !ls.clean(line) {
 				continue
 			}
 			value = line
 		} else {
 			var name []byte
-			name, value, ok = splitField(line)
+			name, value, ok = ls.field(line)
 			if inConn = ok && lowerIs(name, "connection"); !inConn {
 				continue
 			}
@@ -425,14 +443,15 @@ func dropFields(dst []byte, start int, name []byte) []byte {
 }
 
 // appendForwardedFor appends the X-Forwarded-For field as setHeaders sets
-// it: the connection's peer IP, after the client's chain (raw from xffAt
-// on) with TrustForwardedFor; nothing when both are empty.
-func (r *Relay) appendForwardedFor(dst []byte, ctx *fasthttp.RequestCtx, raw []byte, xffAt int) []byte {
+// it: the connection's peer IP, after the client's chain (the fields
+// appendClientFields found in raw) with TrustForwardedFor; nothing when
+// both are empty.
+func (r *Relay) appendForwardedFor(dst []byte, ctx *fasthttp.RequestCtx, raw []byte, sc headScan) []byte {
 	const name = "X-Forwarded-For: "
 	dst = append(dst, name...)
 	mark := len(dst)
-	if r.cfg.TrustForwardedFor && xffAt >= 0 {
-		dst = appendClientChain(dst, raw[xffAt:])
+	if r.cfg.TrustForwardedFor && sc.xffAt >= 0 {
+		dst = appendClientChain(dst, raw[sc.xffAt:sc.end], sc.checkCR)
 	}
 	if ip := remoteIP(ctx); ip.IsValid() {
 		dst = ip.AppendTo(dst)
@@ -448,8 +467,8 @@ func (r *Relay) appendForwardedFor(dst []byte, ctx *fasthttp.RequestCtx, raw []b
 // appendClientChain appends the value of each X-Forwarded-For field of raw
 // (folded lines joined with a space), trimmed, followed by ", ", skipping
 // empty ones, as setHeaders does with fasthttp's values.
-func appendClientChain(dst, raw []byte) []byte {
-	ls := lineScanner{raw: raw}
+func appendClientChain(dst, raw []byte, checkCR bool) []byte {
+	ls := lineScanner{raw: raw, checkCR: checkCR}
 	in := false // dst[v:] is the value of an X-Forwarded-For field
 	v := 0
 	for {
@@ -461,14 +480,14 @@ func appendClientChain(dst, raw []byte) []byte {
 			return dst
 		}
 		if isFold(line) {
-			if in && cleanValue(line) {
+			if in && ls.clean(line) {
 				dst = dst[:v+len(bytes.TrimRight(dst[v:], " \t"))]
 				dst = append(dst, ' ')
 				dst = append(dst, bytes.TrimLeft(line, " \t")...)
 			}
 			continue
 		}
-		if name, value, ok := splitField(line); ok && lowerIs(name, "x-forwarded-for") {
+		if name, value, ok := ls.field(line); ok && lowerIs(name, "x-forwarded-for") {
 			in, v = true, len(dst)
 			dst = append(dst, value...)
 		}

@@ -646,14 +646,17 @@ func TestDoneAndRetried(t *testing.T) {
 			t.Errorf("after Done(%v): %+v", s.o, rb)
 		}
 	}
-	if rb := r.Reachability(); rb.LastError != "connection refused" || rb.FailedAt.IsZero() {
+	// The message of a failure within 100 ms of the last one is not kept,
+	// and warnings are held back for a second: a slow run may see both.
+	if rb := r.Reachability(); (rb.LastError != "connection refused" && rb.LastError != "timed out") || rb.FailedAt.IsZero() {
 		t.Errorf("last error %q at %v", rb.LastError, rb.FailedAt)
 	}
-	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
-		t.Errorf("%d warnings within a second, want 1:\n%s", n, logs.String())
+	if n := strings.Count(logs.String(), "level=WARN"); n < 1 || n > 2 {
+		t.Errorf("%d warnings for 2 failures, want 1 within a second:\n%s", n, logs.String())
 	}
-	if !strings.Contains(logs.String(), "upstream unreachable") {
-		t.Errorf("warning %q", logs.String())
+	if first, _, _ := strings.Cut(logs.String(), "\n"); !strings.Contains(first, "relay: upstream unreachable") ||
+		!strings.Contains(first, "connection refused") {
+		t.Errorf("first warning %q", first)
 	}
 	before := counts()
 	r.Done(numResults, errors.New("unknown"))
