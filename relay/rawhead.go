@@ -113,8 +113,9 @@ func AppendErrorAnswer(dst []byte, o Outcome, closeConn bool) []byte {
 // X-Brink-Signal as Handle sets them; Content-Length when bodyLen > 0 or
 // the method is POST, PUT or PATCH; and the empty line.
 //
-// Lines fasthttp does not forward as they are are handled defensively: a
-// folded line (obs-fold, starting with a space or tab) is joined to its
+// Lines that fasthttp reads otherwise, or refuses, are handled
+// defensively (the front has parsed raw, but a mistake there must not
+// reach the upstream): a folded line (obs-fold, starting with a space or tab) is joined to its
 // field with one space (RFC 9112 §5.2), as fasthttp does, or dropped with
 // it; a line without ':', with an empty name, a name holding a space or a
 // control byte, or a bare CR is never forwarded.
