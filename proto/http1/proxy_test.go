@@ -1,0 +1,1196 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/brink-edge/brink/loop"
+)
+
+// testUpstream is the Upstream of these tests: paths under /up go to the
+// upstream with Host: upstream and X-Test-Forwarded: 1, the client's
+// other fields kept except the framing and Connection ones; outcomes and
+// retries are counted.
+type testUpstream struct {
+	done    [4]atomic.Int64 // by Outcome
+	retried atomic.Int64
+	mu      sync.Mutex
+	errs    []string
+}
+
+func (u *testUpstream) Match(ctx *fasthttp.RequestCtx) bool {
+	return bytes.HasPrefix(ctx.Path(), []byte("/up"))
+}
+
+func (u *testUpstream) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, raw []byte, bodyLen int) ([]byte, bool) {
+	dst = append(dst, ctx.Method()...)
+	dst = append(dst, ' ')
+	dst = append(dst, ctx.URI().RequestURI()...)
+	dst = append(dst, " HTTP/1.1\r\nHost: upstream\r\n"...)
+	lines := raw
+	if i := bytes.IndexByte(lines, '\n'); i >= 0 {
+		lines = lines[i+1:] // the request line
+	}
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		if i < 0 {
+			break
+		}
+		line := bytes.TrimSuffix(lines[:i], []byte("\r"))
+		lines = lines[i+1:]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			break
+		}
+		switch strings.ToLower(string(line[:colon])) {
+		case "host", "content-length", "transfer-encoding", "connection":
+			continue
+		}
+		dst = append(dst, line...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "X-Test-Forwarded: 1\r\n"...)
+	if bodyLen > 0 {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, int64(bodyLen), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...), true
+}
+
+var outcomeStatus = [...]string{
+	OutcomeOK:         "200 OK",
+	OutcomeTooLarge:   "413 Request Entity Too Large",
+	OutcomeBadGateway: "502 Bad Gateway",
+	OutcomeTimeout:    "504 Gateway Timeout",
+}
+
+func (u *testUpstream) AppendErrorAnswer(dst []byte, o Outcome, closeConn bool) []byte {
+	body := `{"error":"` + outcomeStatus[o][4:] + `"}`
+	dst = append(dst, "HTTP/1.1 "+outcomeStatus[o]+"\r\nContent-Type: application/json\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n"...)
+	if closeConn {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	dst = append(dst, "\r\n"...)
+	return append(dst, body...)
+}
+
+func (u *testUpstream) Done(o Outcome, err error) {
+	u.done[o].Add(1)
+	if err != nil {
+		u.mu.Lock()
+		u.errs = append(u.errs, err.Error())
+		u.mu.Unlock()
+	}
+}
+
+func (u *testUpstream) Retried() { u.retried.Add(1) }
+
+// counts returns the outcomes counted so far: ok, too large, bad gateway,
+// timeout, retries.
+func (u *testUpstream) counts() [5]int64 {
+	return [5]int64{u.done[0].Load(), u.done[1].Load(), u.done[2].Load(), u.done[3].Load(), u.retried.Load()}
+}
+
+// waitCounts waits (a bounded while) for the outcome counts to be want:
+// Done may run just after the client has read the answer.
+func (u *testUpstream) waitCounts(t *testing.T, want [5]int64) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for u.counts() != want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := u.counts(); got != want {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		t.Fatalf("outcomes [ok too_large bad_gateway timeout retried] = %v, want %v (errors %q)", got, want, u.errs)
+	}
+}
+
+// proxyLoop is the loop config of these tests: a sweep every 250 ms, so
+// that proxy deadlines apply within a tick.
+func proxyLoop() loop.Config {
+	return loop.Config{IdleTimeout: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second, ShutdownGrace: 3 * time.Second}
+}
+
+// startProxy starts a loop server whose /up requests go to upstream.
+func startProxy(t *testing.T, upstream string, pc ProxyConfig, lc loop.Config) (*server, *testUpstream) {
+	t.Helper()
+	tu := &testUpstream{}
+	pc.Upstream, pc.Addr = tu, upstream
+	if pc.Timeout == 0 {
+		pc.Timeout = 5 * time.Second
+	}
+	return start(t, echo, lc, Config{Proxy: &pc}), tu
+}
+
+// upHandler is a net/http upstream that tells what it received.
+func upHandler(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	fmt.Fprintf(w, "%s %s host=%s fwd=%s cl=%d te=%v body=%s",
+		r.Method, r.URL.RequestURI(), r.Host, r.Header.Get("X-Test-Forwarded"), r.ContentLength, r.TransferEncoding, body)
+}
+
+// httpUpstream starts a net/http upstream running h and counts its
+// connections.
+func httpUpstream(t *testing.T, h http.HandlerFunc) (addr string, conns *atomic.Int64) {
+	t.Helper()
+	conns = new(atomic.Int64)
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts.Listener.Addr().String(), conns
+}
+
+// rawUpstream is a TCP upstream whose connections are served by serve
+// (i numbers the connections from 0); it closes them all on cleanup.
+type rawUpstream struct {
+	ln      net.Listener
+	accepts atomic.Int64
+	mu      sync.Mutex
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+func startRaw(t *testing.T, serve func(i int, c net.Conn, br *bufio.Reader)) *rawUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &rawUpstream{ln: ln}
+	u.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			i := int(u.accepts.Add(1) - 1)
+			u.mu.Lock()
+			u.conns = append(u.conns, c)
+			u.mu.Unlock()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			u.wg.Go(func() {
+				defer c.Close()
+				serve(i, c, bufio.NewReader(c))
+			})
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		u.mu.Lock()
+		for _, c := range u.conns {
+			_ = c.Close()
+		}
+		u.mu.Unlock()
+		u.wg.Wait()
+	})
+	return u
+}
+
+func (u *rawUpstream) addr() string { return u.ln.Addr().String() }
+
+// readReq reads one request and its body on an upstream connection.
+func readReq(br *bufio.Reader) (*http.Request, []byte, error) {
+	r, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(r.Body)
+	return r, body, err
+}
+
+// readResp reads one answer with net/http's parser, for a request of
+// method; body is read whole.
+func readResp(t *testing.T, c *client, method string) (*http.Response, string) {
+	t.Helper()
+	r, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading the answer to %s: %v", method, err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatalf("reading the body of the answer to %s: %v", method, err)
+	}
+	return r, string(b)
+}
+
+// expect reads an answer and checks its status and body.
+func expect(t *testing.T, c *client, method string, status int, body string) *http.Response {
+	t.Helper()
+	r, b := readResp(t, c, method)
+	if r.StatusCode != status || b != body {
+		t.Fatalf("answer %d %q, want %d %q", r.StatusCode, b, status, body)
+	}
+	return r
+}
+
+func upBody(method, uri, body string) string {
+	cl := len(body)
+	if method == "GET" || method == "HEAD" {
+		cl = 0
+	}
+	return fmt.Sprintf("%s %s host=upstream fwd=1 cl=%d te=[] body=%s", method, uri, cl, body)
+}
+
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// TestProxyKeepAlive forwards several GETs of one client connection over
+// one upstream connection, rewriting the head as the Upstream says.
+func TestProxyKeepAlive(t *testing.T) {
+	t.Parallel()
+	addr, conns := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	for i := range 5 {
+		uri := "/up/a?i=" + strconv.Itoa(i)
+		c.send(t, "GET "+uri+" HTTP/1.1\r\nHost: front\r\nX-Other: x\r\n\r\n")
+		r := expect(t, c, "GET", 200, upBody("GET", uri, ""))
+		if r.Close {
+			t.Fatal("answer closes the connection")
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("the upstream saw %d connections, want 1", n)
+	}
+	tu.waitCounts(t, [5]int64{5, 0, 0, 0, 0})
+}
+
+// TestProxyChunkedAnswer passes a chunked answer, flushed in parts, to a
+// net/http client, which then reuses its connection.
+func TestProxyChunkedAnswer(t *testing.T) {
+	t.Parallel()
+	addr, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := range 4 {
+			fmt.Fprintf(w, "part %d of %s;", i, r.URL.Path)
+			w.(http.Flusher).Flush()
+		}
+	})
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	for i := range 3 {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		path := "/up/chunks" + strconv.Itoa(i)
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://"+s.addr+path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		for j := range 4 {
+			want += fmt.Sprintf("part %d of %s;", j, path)
+		}
+		if string(b) != want || len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" {
+			t.Fatalf("answer %d: TE %v body %q, want chunked %q", i, resp.TransferEncoding, b, want)
+		}
+		if i > 0 && !reused {
+			t.Fatalf("request %d did not reuse the client connection", i)
+		}
+	}
+	tu.waitCounts(t, [5]int64{3, 0, 0, 0, 0})
+}
+
+// TestProxyCloseDelimited passes an answer that ends when the upstream
+// closes; the client's connection ends with it.
+func TestProxyCloseDelimited(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("close-delimited body. ", 500)
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Kind: close\r\n\r\n"+body[:100])
+		time.Sleep(20 * time.Millisecond)
+		_, _ = io.WriteString(c, body[100:])
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/close"))
+	r := expect(t, c, "GET", 200, body)
+	if !r.Close || r.Header.Get("X-Kind") != "close" {
+		t.Fatalf("close-delimited answer: close %v header %v", r.Close, r.Header)
+	}
+	c.closed(t)
+	tu.waitCounts(t, [5]int64{1, 0, 0, 0, 0})
+}
+
+// TestProxyNoBodyAnswers: the answers to HEAD, 204 and 304 have no body
+// whatever their Content-Length says, and the connections go on.
+func TestProxyNoBodyAnswers(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			r, _, err := readReq(br)
+			if err != nil {
+				return
+			}
+			var a string
+			switch r.URL.Path {
+			case "/up/head":
+				a = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+			case "/up/204":
+				a = "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"
+			case "/up/304":
+				a = "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 50\r\n\r\n"
+			default:
+				a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			}
+			if _, err := io.WriteString(c, a); err != nil {
+				return
+			}
+		}
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, "HEAD /up/head HTTP/1.1\r\nHost: t\r\n\r\n")
+	if r := expect(t, c, "HEAD", 200, ""); r.ContentLength != 100 {
+		t.Fatalf("HEAD answer Content-Length %d, want the upstream's 100", r.ContentLength)
+	}
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	c.send(t, get("/up/204"))
+	expect(t, c, "GET", 204, "")
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	c.send(t, get("/up/304"))
+	expect(t, c, "GET", 304, "")
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	if n := up.accepts.Load(); n != 1 {
+		t.Fatalf("the upstream saw %d connections, want 1", n)
+	}
+	tu.waitCounts(t, [5]int64{6, 0, 0, 0, 0})
+}
+
+// TestProxyInterim drops a 103 Early Hints before the real answer.
+func TestProxyInterim(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, err := readReq(br); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n")
+			time.Sleep(10 * time.Millisecond)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	for range 2 {
+		c.send(t, get("/up/hints"))
+		line, err := c.br.Peek(12)
+		if err != nil || string(line) != "HTTP/1.1 200" {
+			t.Fatalf("answer starts %q (%v), want HTTP/1.1 200", line, err)
+		}
+		expect(t, c, "GET", 200, "ok")
+	}
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// TestProxyUpstreamDown answers 502 when the upstream refuses, and the
+// client's connection goes on.
+func TestProxyUpstreamDown(t *testing.T) {
+	t.Parallel()
+	s, tu := startProxy(t, closedPort(t), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/down"))
+	r := expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
+	if r.Close || r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("502: close %v header %v", r.Close, r.Header)
+	}
+	c.send(t, get("/other"))
+	expect(t, c, "GET", 200, "GET /other ")
+	tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
+}
+
+// TestProxyTimeout answers 504 when the upstream accepts and never
+// answers, after ProxyConfig.Timeout, and the connection goes on.
+func TestProxyTimeout(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		_, _ = io.Copy(io.Discard, br)
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{Timeout: 300 * time.Millisecond}, proxyLoop())
+	c := dial(t, s.addr)
+	start := time.Now()
+	c.send(t, get("/up/never"))
+	expect(t, c, "GET", 504, `{"error":"Gateway Timeout"}`)
+	if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("504 after %v, want about 300ms", d)
+	}
+	c.send(t, get("/other"))
+	expect(t, c, "GET", 200, "GET /other ")
+	tu.waitCounts(t, [5]int64{0, 0, 0, 1, 0})
+}
+
+// staleUpstream answers the first request of each connection and closes
+// the connection silently on the second, as a keep-alive upstream does
+// when its idle timeout races the next request.
+func staleUpstream(t *testing.T) *rawUpstream {
+	return startRaw(t, func(i int, c net.Conn, br *bufio.Reader) {
+		r, body, err := readReq(br)
+		if err != nil {
+			return
+		}
+		a := fmt.Sprintf("conn %d: %s %s %s", i, r.Method, r.URL.Path, body)
+		_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(a), a)
+		_, _, _ = readReq(br) // then close, unanswered
+	})
+}
+
+// TestProxyStaleRetry retries an idempotent request once on a new
+// connection when its kept-alive one closes with no answer; a POST is
+// answered 502 instead.
+func TestProxyStaleRetry(t *testing.T) {
+	t.Parallel()
+	up := staleUpstream(t)
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/1"))
+	expect(t, c, "GET", 200, "conn 0: GET /up/1 ")
+	c.send(t, get("/up/2"))
+	expect(t, c, "GET", 200, "conn 1: GET /up/2 ")
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 1})
+	c.send(t, "POST /up/3 HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody")
+	expect(t, c, "POST", 502, `{"error":"Bad Gateway"}`)
+	tu.waitCounts(t, [5]int64{2, 0, 1, 0, 1})
+	c.send(t, get("/up/4"))
+	expect(t, c, "GET", 200, "conn 2: GET /up/4 ")
+	if n := up.accepts.Load(); n != 3 {
+		t.Fatalf("the upstream saw %d connections, want 3", n)
+	}
+}
+
+// TestProxyPipelining answers requests written at once in order, the
+// forwarded ones and the handler's mixed.
+func TestProxyPipelining(t *testing.T) {
+	t.Parallel()
+	addr, _ := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	for _, n := range []int{2, 5} {
+		c := dial(t, s.addr)
+		var all strings.Builder
+		for i := range n {
+			all.WriteString(get("/up/p" + strconv.Itoa(i)))
+		}
+		all.WriteString(get("/other"))
+		all.WriteString("POST /up/last HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+		c.send(t, all.String())
+		for i := range n {
+			expect(t, c, "GET", 200, upBody("GET", "/up/p"+strconv.Itoa(i), ""))
+		}
+		expect(t, c, "GET", 200, "GET /other ")
+		expect(t, c, "POST", 200, upBody("POST", "/up/last", "abc"))
+	}
+	tu.waitCounts(t, [5]int64{9, 0, 0, 0, 0})
+}
+
+// TestProxyRequestBodies forwards a Content-Length body as is and a
+// chunked one de-chunked, with Content-Length.
+func TestProxyRequestBodies(t *testing.T) {
+	t.Parallel()
+	addr, _ := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, "POST /up/cl HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world")
+	expect(t, c, "POST", 200, upBody("POST", "/up/cl", "hello world"))
+	c.send(t, "POST /up/chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+	expect(t, c, "POST", 200, upBody("POST", "/up/chunked", "hello world"))
+	// In parts, the body arriving after the head.
+	c.send(t, "PUT /up/parts HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nab")
+	time.Sleep(20 * time.Millisecond)
+	c.send(t, "cdef")
+	expect(t, c, "PUT", 200, upBody("PUT", "/up/parts", "abcdef"))
+	tu.waitCounts(t, [5]int64{3, 0, 0, 0, 0})
+}
+
+// TestProxyClientLeaves closes the upstream connection when the client
+// leaves in the middle of an answer.
+func TestProxyClientLeaves(t *testing.T) {
+	t.Parallel()
+	upErr := make(chan error, 1)
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			upErr <- err
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n")
+		_, _ = c.Write(make([]byte, 64<<10))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := br.ReadByte()
+		upErr <- err
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/big"))
+	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	select {
+	case err := <-upErr:
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("the upstream read %v, want EOF: brink kept the connection", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the upstream connection stayed open")
+	}
+	if got := tu.counts(); got[0] != 0 {
+		t.Fatalf("outcomes %v: a cut answer counted OK", got)
+	}
+}
+
+// TestProxyMalformedAnswer answers 502 for an answer that is not HTTP.
+func TestProxyMalformedAnswer(t *testing.T) {
+	t.Parallel()
+	for _, a := range []string{
+		"HTTP/1.1 2OO OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+		"SSH-2.0-OpenSSH_9.2\r\n",
+	} {
+		up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+			if _, _, err := readReq(br); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, a)
+			_, _ = io.Copy(io.Discard, br)
+		})
+		s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+		c := dial(t, s.addr)
+		c.send(t, get("/up/bad"))
+		expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
+		c.send(t, get("/other"))
+		expect(t, c, "GET", 200, "GET /other ")
+		tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
+	}
+}
+
+// TestProxyUpstreamCutsBody ends the client's connection when the
+// upstream closes in the middle of a body: the client cannot be told
+// otherwise.
+func TestProxyUpstreamCutsBody(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/cut"))
+	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "only this" {
+		t.Fatalf("cut body %q, %v; want %q and an unexpected EOF", b, err, "only this")
+	}
+	tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
+}
+
+// bigAnswer is the 4 MiB body of TestProxyLargeAnswer.
+var bigAnswer = func() []byte {
+	b := make([]byte, 4<<20)
+	for i := range b {
+		b[i] = byte('a' + i%23 + i/100003%3)
+	}
+	return b
+}()
+
+// readSlowly reads an answer's body in small reads with pauses, and
+// returns its hash.
+func readSlowly(t *testing.T, c *client) ([32]byte, int64) {
+	t.Helper()
+	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	buf := make([]byte, 32<<10)
+	var n int64
+	for i := 0; ; i++ {
+		m, err := r.Body.Read(buf)
+		h.Write(buf[:m])
+		n += int64(m)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d body bytes: %v", n, err)
+		}
+		if i%8 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return [32]byte(h.Sum(nil)), n
+}
+
+// TestProxyLargeAnswer streams 4 MiB answers, with Content-Length and
+// chunked, to a client that reads in small steps.
+func TestProxyLargeAnswer(t *testing.T) {
+	t.Parallel()
+	addr, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/up/length" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(bigAnswer)))
+			_, _ = w.Write(bigAnswer)
+			return
+		}
+		for b := bigAnswer; len(b) > 0; b = b[min(len(b), 100<<10):] {
+			_, _ = w.Write(b[:min(len(b), 100<<10)])
+			w.(http.Flusher).Flush()
+		}
+	})
+	want := sha256.Sum256(bigAnswer)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	for _, path := range []string{"/up/length", "/up/chunked"} {
+		c.send(t, get(path))
+		sum, n := readSlowly(t, c)
+		if sum != want || n != int64(len(bigAnswer)) {
+			t.Fatalf("%s: %d bytes, hash differs: %v", path, n, sum != want)
+		}
+	}
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// TestProxyNotForwarded leaves requests the Upstream does not match, and
+// HTTP/1.0 ones, to the Handler.
+func TestProxyNotForwarded(t *testing.T) {
+	t.Parallel()
+	addr, conns := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/other"))
+	expect(t, c, "GET", 200, "GET /other ")
+	c.send(t, "GET /up/old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	expect(t, c, "GET", 200, "GET /up/old ")
+	c.send(t, get("/up/new"))
+	expect(t, c, "GET", 200, upBody("GET", "/up/new", ""))
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("the upstream saw %d connections, want 1", n)
+	}
+	tu.waitCounts(t, [5]int64{1, 0, 0, 0, 0})
+}
+
+// TestProxyBodyTooLarge answers 413 for a body over
+// ProxyConfig.MaxBodyBytes without asking the upstream.
+func TestProxyBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	addr, conns := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{MaxBodyBytes: 16}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, "POST /up/big HTTP/1.1\r\nHost: t\r\nContent-Length: 32\r\n\r\n"+strings.Repeat("x", 32))
+	expect(t, c, "POST", 413, `{"error":"Request Entity Too Large"}`)
+	c.send(t, "POST /up/small HTTP/1.1\r\nHost: t\r\nContent-Length: 16\r\n\r\n"+strings.Repeat("y", 16))
+	expect(t, c, "POST", 200, upBody("POST", "/up/small", strings.Repeat("y", 16)))
+	c.send(t, "POST /up/big HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 17\r\n\r\n"+strings.Repeat("x", 17))
+	if r := expect(t, c, "POST", 413, `{"error":"Request Entity Too Large"}`); !r.Close {
+		t.Fatal("413 to Connection: close does not close")
+	}
+	c.closed(t)
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("the upstream saw %d connections, want 1", n)
+	}
+	tu.waitCounts(t, [5]int64{1, 2, 0, 0, 0})
+}
+
+// TestProxyConcurrent forwards requests of many clients at once over the
+// loops' pools.
+func TestProxyConcurrent(t *testing.T) {
+	t.Parallel()
+	addr, conns := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	const clients, requests = 50, 20
+	errc := make(chan error, clients)
+	var wg sync.WaitGroup
+	for g := range clients {
+		wg.Go(func() {
+			c, err := net.DialTimeout("tcp", s.addr, 2*time.Second)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+			br := bufio.NewReader(c)
+			for i := range requests {
+				uri := fmt.Sprintf("/up/c?g=%d&i=%d", g, i)
+				req, want := get(uri), upBody("GET", uri, "")
+				if i%3 == 2 {
+					body := fmt.Sprintf("g%d-i%d", g, i)
+					uri = "/up/post" + strconv.Itoa(i)
+					req = fmt.Sprintf("POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s", uri, len(body), body)
+					want = upBody("POST", uri, body)
+				}
+				if _, err := io.WriteString(c, req); err != nil {
+					errc <- err
+					return
+				}
+				r, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errc <- fmt.Errorf("client %d request %d: %w", g, i, err)
+					return
+				}
+				b, err := io.ReadAll(r.Body)
+				if err != nil || string(b) != want {
+					errc <- fmt.Errorf("client %d request %d: %q (%v), want %q", g, i, b, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+	tu.waitCounts(t, [5]int64{clients * requests, 0, 0, 0, 0})
+	if n := conns.Load(); n > clients {
+		t.Fatalf("%d upstream connections for %d clients", n, clients)
+	}
+}
+
+// TestProxyShutdown: Run returns within its grace while forwarded
+// requests wait for an upstream that never answers, and closes those
+// upstream connections without dialling new ones (the server is stopping:
+// no retry); an answer that arrives during the drain reaches its client
+// with Connection: close. gnet closes a loop's connections in map order,
+// so several hung requests make an Out closed before its client likely.
+func TestProxyShutdown(t *testing.T) {
+	t.Parallel()
+	const hangs = 8
+	hung := make(chan error, 2*hangs)
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		r, _, err := readReq(br)
+		if err != nil {
+			return
+		}
+		if r.URL.Path == "/up/slow" {
+			time.Sleep(300 * time.Millisecond)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+			_, _, _ = readReq(br)
+			return
+		}
+		// Never answer; report how the connection ends.
+		_ = c.SetReadDeadline(time.Now().Add(8 * time.Second))
+		_, err = br.ReadByte()
+		hung <- err
+	})
+	lc := proxyLoop()
+	lc.ShutdownGrace = time.Second
+	s, tu := startProxy(t, up.addr(), ProxyConfig{Timeout: 20 * time.Second}, lc)
+	var hangers []*client
+	for i := range hangs {
+		c := dial(t, s.addr)
+		c.send(t, get("/up/hang"+strconv.Itoa(i)))
+		hangers = append(hangers, c)
+	}
+	slow := dial(t, s.addr)
+	slow.send(t, get("/up/slow"))
+	deadline := time.Now().Add(3 * time.Second)
+	for up.accepts.Load() < hangs+1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopped := time.Now()
+	s.cancel()
+	if r := expect(t, slow, "GET", 200, "slow"); !r.Close {
+		t.Error("an answer during the drain does not close the connection")
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.done <- nil
+		if d := time.Since(stopped); d > 4*time.Second {
+			t.Fatalf("Run returned after %v with a grace of 1s", d)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	for i, c := range hangers {
+		// The forced close may end the client with an error answer (502),
+		// or none; nothing else.
+		if b, err := c.br.Peek(1); err == nil && b[0] == 'H' {
+			r, body := readResp(t, c, "GET")
+			if r.StatusCode != 502 {
+				t.Errorf("hung client %d: %d %q", i, r.StatusCode, body)
+			}
+		}
+		c.closed(t)
+	}
+	for range hangs {
+		select {
+		case err := <-hung:
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("a hung upstream connection read %v, want EOF", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a hung upstream connection was not closed")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n, got := up.accepts.Load(), tu.counts(); n != hangs+1 || got[4] != 0 {
+		t.Fatalf("the upstream saw %d connections, want %d; outcomes %v: the stop retried requests on new connections", n, hangs+1, got)
+	}
+}
+
+// TestProxyPoolAccounting runs every way a forward can end on a loop
+// whose pool holds one upstream connection, checking after each that the
+// pool still has its connection to give: a leak in the count would answer
+// the next request 502 (no free upstream connection).
+func TestProxyPoolAccounting(t *testing.T) {
+	t.Parallel()
+	left := make(chan error, 1)
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			r, _, err := readReq(br)
+			if err != nil {
+				return
+			}
+			var a string
+			switch r.URL.Path {
+			case "/up/bad":
+				a = "HTTP/1.1 2OO OK\r\n\r\n"
+			case "/up/cut":
+				a = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut"
+			case "/up/close":
+				a = "HTTP/1.1 200 OK\r\n\r\nuntil close"
+			case "/up/stall":
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstall")
+				_, _ = io.Copy(io.Discard, br)
+				return
+			case "/up/never":
+				_, _ = io.Copy(io.Discard, br)
+				return
+			case "/up/extra":
+				a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"
+			case "/up/connclose":
+				a = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+			case "/up/stale":
+				return
+			case "/up/leave":
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err := br.ReadByte()
+				left <- err
+				return
+			default:
+				a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			}
+			if _, err := io.WriteString(c, a); err != nil {
+				return
+			}
+			switch r.URL.Path {
+			case "/up/cut", "/up/close", "/up/connclose":
+				return
+			}
+		}
+	})
+	lc := proxyLoop()
+	lc.Loops = 1
+	s, tu := startProxy(t, up.addr(), ProxyConfig{MaxConnsPerLoop: 1, Timeout: 300 * time.Millisecond}, lc)
+	ok := func(t *testing.T) {
+		t.Helper()
+		c := dial(t, s.addr)
+		c.send(t, get("/up/ok"))
+		expect(t, c, "GET", 200, "ok")
+	}
+	ok(t)
+	steps := []struct {
+		path string
+		run  func(t *testing.T, c *client)
+	}{
+		{"/up/bad", func(t *testing.T, c *client) { expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`) }},
+		{"/up/cut", func(t *testing.T, c *client) {
+			r, _ := http.ReadResponse(c.br, nil)
+			if r != nil {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}
+			c.closed(t)
+		}},
+		{"/up/close", func(t *testing.T, c *client) { expect(t, c, "GET", 200, "until close"); c.closed(t) }},
+		{"/up/stall", func(t *testing.T, c *client) {
+			// Timeout after part of the answer: the client's connection ends.
+			r, _ := http.ReadResponse(c.br, nil)
+			if r != nil {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}
+			c.closed(t)
+		}},
+		{"/up/never", func(t *testing.T, c *client) { expect(t, c, "GET", 504, `{"error":"Gateway Timeout"}`) }},
+		{"/up/extra", func(t *testing.T, c *client) { expect(t, c, "GET", 200, "ok") }},
+		{"/up/connclose", func(t *testing.T, c *client) { expect(t, c, "GET", 200, "ok") }},
+		{"/up/leave", func(t *testing.T, c *client) {
+			// The client leaves while the upstream works: its connection
+			// is closed, and the next request has the pool's one to dial.
+			time.Sleep(50 * time.Millisecond)
+			_ = c.Close()
+			select {
+			case err := <-left:
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("the upstream read %v after the client left, want EOF", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the upstream connection stayed open after the client left")
+			}
+		}},
+	}
+	for _, st := range steps {
+		t.Run(strings.TrimPrefix(st.path, "/up/"), func(t *testing.T) {
+			c := dial(t, s.addr)
+			c.send(t, get(st.path))
+			st.run(t, c)
+			ok(t)
+		})
+	}
+	if got := tu.counts(); got != [5]int64{12, 0, 2, 2, 0} {
+		t.Fatalf("outcomes %v, want 12 OK, 2 bad gateway (bad, cut), 2 timeouts (stall, never)", got)
+	}
+}
+
+// TestProxyNoFreeConn answers 502 at once when the loop's pool is full,
+// and forwards again once a connection is free.
+func TestProxyNoFreeConn(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			r, _, err := readReq(br)
+			if err != nil {
+				return
+			}
+			if r.URL.Path == "/up/wait" {
+				<-release
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	lc := proxyLoop()
+	lc.Loops = 1
+	s, tu := startProxy(t, up.addr(), ProxyConfig{MaxConnsPerLoop: 1}, lc)
+	a, b := dial(t, s.addr), dial(t, s.addr)
+	a.send(t, get("/up/wait"))
+	deadline := time.Now().Add(3 * time.Second)
+	for up.accepts.Load() < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.send(t, get("/up/other"))
+	expect(t, b, "GET", 502, `{"error":"Bad Gateway"}`)
+	close(release)
+	expect(t, a, "GET", 200, "ok")
+	b.send(t, get("/up/other"))
+	expect(t, b, "GET", 200, "ok")
+	tu.waitCounts(t, [5]int64{2, 0, 1, 0, 0})
+}
+
+// TestProxyIdleConnTimeout closes upstream connections idle past
+// IdleConnTimeout, and dials anew afterwards.
+func TestProxyIdleConnTimeout(t *testing.T) {
+	t.Parallel()
+	closed := make(chan error, 2)
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := br.ReadByte()
+		closed <- err
+	})
+	s, _ := startProxy(t, up.addr(), ProxyConfig{IdleConnTimeout: 200 * time.Millisecond}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/1"))
+	expect(t, c, "GET", 200, "ok")
+	select {
+	case err := <-closed:
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("the idle upstream connection read %v, want EOF", err)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("the idle upstream connection was not closed")
+	}
+	c.send(t, get("/up/2"))
+	expect(t, c, "GET", 200, "ok")
+	if n := up.accepts.Load(); n != 2 {
+		t.Fatalf("the upstream saw %d connections, want 2", n)
+	}
+}
+
+// TestProxySlowUpstream waits for an upstream slower than the loop's own
+// read-header and idle timeouts: the held client is exempt from them.
+func TestProxySlowUpstream(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, err := readReq(br); err != nil {
+				return
+			}
+			time.Sleep(1200 * time.Millisecond)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+		}
+	})
+	lc := proxyLoop()
+	lc.IdleTimeout, lc.ReadHeaderTimeout = time.Second, 500*time.Millisecond
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, lc)
+	c := dial(t, s.addr)
+	// The second request waits behind the first, pipelined, for longer
+	// than ReadHeaderTimeout.
+	c.send(t, get("/up/1")+get("/up/2"))
+	expect(t, c, "GET", 200, "slow")
+	expect(t, c, "GET", 200, "slow")
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// TestProxyAnswerHeadTooLarge answers 502 for an answer head over
+// MaxAnswerHeadBytes.
+func TestProxyAnswerHeadTooLarge(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("b", 2000)+"\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.Copy(io.Discard, br)
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{MaxAnswerHeadBytes: 1024}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/bighead"))
+	expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
+	tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
+}
+
+// TestProxyClientClose forwards a request with Connection: close and
+// Expect: 100-continue, and a 1 MiB body.
+func TestProxyClientClose(t *testing.T) {
+	t.Parallel()
+	addr, _ := httpUpstream(t, upHandler)
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	big := strings.Repeat("0123456789abcdef", 1<<16)
+	c.send(t, "POST /up/big HTTP/1.1\r\nHost: t\r\nContent-Length: "+strconv.Itoa(len(big))+"\r\n\r\n"+big)
+	expect(t, c, "POST", 200, upBody("POST", "/up/big", big))
+	c.send(t, "POST /up/continue HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	expect(t, c, "POST", 100, "")
+	c.send(t, "hello")
+	expect(t, c, "POST", 200, upBody("POST", "/up/continue", "hello"))
+	c.send(t, "GET /up/last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+	if r := expect(t, c, "GET", 200, upBody("GET", "/up/last", "")); !r.Close {
+		t.Fatal("the answer to Connection: close does not close")
+	}
+	c.closed(t)
+	tu.waitCounts(t, [5]int64{3, 0, 0, 0, 0})
+}
+
+// TestProxySlowClientLargeAnswer streams a 16 MiB answer to a client that
+// pauses before reading: the proxy must hold the upstream back (or
+// buffer) rather than cut the client off at the loop's MaxBacklog.
+func TestProxySlowClientLargeAnswer(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat(bigAnswer, 4)
+	addr, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	})
+	s, tu := startProxy(t, addr, ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.send(t, get("/up/huge"))
+	time.Sleep(300 * time.Millisecond) // a slow client: the upstream is faster
+	sum, n := readSlowly(t, c)
+	if n != int64(len(big)) || sum != sha256.Sum256(big) {
+		t.Fatalf("%d bytes of %d", n, len(big))
+	}
+	tu.waitCounts(t, [5]int64{1, 0, 0, 0, 0})
+}
+
+// TestProxyBacklogBound cuts a client that falls ProxyConfig.MaxBacklog
+// behind an answer, drops the upstream connection that carried it, and
+// goes on serving others.
+func TestProxyBacklogBound(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat(bigAnswer, 4)
+	addr, conns := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/up/small" {
+			_, _ = io.WriteString(w, "small")
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	})
+	lc := proxyLoop()
+	lc.Loops = 1
+	s, tu := startProxy(t, addr, ProxyConfig{MaxBacklog: 256 << 10, MaxConnsPerLoop: 1}, lc)
+	c := dial(t, s.addr)
+	c.send(t, get("/up/huge"))
+	time.Sleep(300 * time.Millisecond) // the upstream sends 16 MiB meanwhile
+	r, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r.Body)
+	if err == nil || n >= int64(len(big)) {
+		t.Fatalf("a client 16 MiB behind read %d bytes (%v), want it cut at the backlog bound", n, err)
+	}
+	c2 := dial(t, s.addr)
+	c2.send(t, get("/up/small"))
+	expect(t, c2, "GET", 200, "small")
+	if got := conns.Load(); got != 2 {
+		t.Fatalf("the upstream saw %d connections, want 2 (the cut answer's dropped)", got)
+	}
+	tu.waitCounts(t, [5]int64{1, 0, 0, 0, 0})
+}
