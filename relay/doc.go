@@ -171,8 +171,8 @@
 // # Contracts
 //
 // Allocation: Match, and Handle with buffered answers, allocate nothing in
-// steady state; AppendRequestHead, AppendErrorAnswer and Done neither,
-// once dst has room; Add allocates only a new queue chunk (one per BatchRecords
+// steady state; AppendRequestHead and AppendErrorAnswer neither, once dst
+// has room, nor Done but for a throttled failure message; Add allocates only a new queue chunk (one per BatchRecords
 // records) when none is free. Concurrency: every exported method is safe
 // to call from concurrently running goroutines. Buffers: Add copies the
 // signal; the caller may reuse it at once.

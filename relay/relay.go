@@ -271,8 +271,8 @@ var failBody = [numResults]string{
 // OutcomeTimeout) for the health answer, and logs those failures at most
 // once a second, as Handle does. OutcomeTooLarge is only counted: the
 // upstream was not asked. Values other than the Outcome constants are
-// ignored. Done allocates nothing (a failure's message is kept at most
-// once per 100 ms).
+// ignored. Done allocates nothing, but for a failure whose message it
+// keeps (at most every 100 ms) or logs (at most once a second).
 func (r *Relay) Done(o Outcome, err error) {
 	switch o {
 	case OutcomeOK:
