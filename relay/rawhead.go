@@ -153,7 +153,8 @@ func (r *Relay) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, raw []by
 	} else {
 		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
 	}
-	if host := ctx.Host(); len(host) > 0 {
+	if host := ctx.Host(); len(host) > 0 && bytes.IndexByte(host, '\n') < 0 && bytes.IndexByte(host, '\r') < 0 {
+		// fasthttp refuses CR and LF in a Host; this keeps it so.
 		dst = append(dst, "X-Forwarded-Host: "...)
 		dst = append(dst, host...)
 		dst = append(dst, '\r', '\n')
