@@ -11,9 +11,10 @@ import (
 	"github.com/brink-edge/brink/connsig"
 )
 
-// HTTP states of a Conn served by an HTTPService, for the drain.
+// HTTP states of a Conn served by an HTTP service (HTTPService, or one
+// calling HTTPNew, HTTPActive and HTTPIdle), for the drain.
 const (
-	httpNone   int32 = iota // not served by an HTTPService
+	httpNone   int32 = iota // not served by an HTTP service
 	httpNew                 // served, no request read yet
 	httpActive              // a request is being handled
 	httpIdle                // waiting for the next request
@@ -54,6 +55,26 @@ func (c *Conn) Signal() *connsig.Signal { return &c.sig }
 // Draining reports whether the Server is shutting down: a service should
 // end the connection after the current answer.
 func (c *Conn) Draining() bool { return c.srv.draining.Load() }
+
+// HTTPNew, HTTPActive and HTTPIdle report the HTTP state of the
+// connection, for the drain: Shutdown closes at once the connections that
+// wait for a request (new or idle) and lets the others finish their
+// answer. HTTPService reports them itself; a Service serving HTTP another
+// way (http1.Server.ServeConn) calls HTTPNew when it starts, HTTPActive
+// once a request's first byte arrived, and HTTPIdle before it waits for
+// the next request.
+func (c *Conn) HTTPNew() { c.httpState.Store(httpNew) }
+
+// HTTPActive reports that a request is being read or answered.
+func (c *Conn) HTTPActive() { c.httpState.Store(httpActive) }
+
+// HTTPIdle reports that the connection waits for its next request. It
+// returns true when the Server is draining: the service must close the
+// connection instead of waiting (a drain that starts later closes it).
+func (c *Conn) HTTPIdle() (closeNow bool) {
+	c.httpState.Store(httpIdle)
+	return c.Draining()
+}
 
 // Close sends close_notify and closes the connection.
 func (c *Conn) Close() error {

@@ -52,10 +52,9 @@ func NewHTTPServiceFrom(srv *fasthttp.Server) *HTTPService {
 		if c, ok := nc.(*Conn); ok {
 			switch st {
 			case fasthttp.StateActive:
-				c.httpState.Store(httpActive)
+				c.HTTPActive()
 			case fasthttp.StateIdle:
-				c.httpState.Store(httpIdle)
-				if c.Draining() {
+				if c.HTTPIdle() {
 					_ = c.Close()
 				}
 			}
@@ -71,13 +70,30 @@ func NewHTTPServiceFrom(srv *fasthttp.Server) *HTTPService {
 // the connection.
 func (s *HTTPService) ServeConn(c net.Conn) error {
 	if tc, ok := c.(*Conn); ok {
-		tc.httpState.Store(httpNew)
+		tc.HTTPNew()
 	}
 	return s.srv.ServeConn(c)
 }
 
 // Protocols returns the ALPN protocols served: http/1.1.
 func (s *HTTPService) Protocols() []string { return []string{"http/1.1"} }
+
+// HTTPConnService is a Service that serves HTTP/1.1 with Serve (in brink,
+// http1.Server.ServeConn, which reports the connection's HTTP state
+// through Conn's HTTPNew, HTTPActive and HTTPIdle so that Shutdown
+// closes idle connections). Like HTTPService it negotiates only
+// "http/1.1".
+type HTTPConnService struct {
+	Serve func(net.Conn) error
+}
+
+var _ Protocols = HTTPConnService{}
+
+// ServeConn serves c with Serve.
+func (s HTTPConnService) ServeConn(c net.Conn) error { return s.Serve(c) }
+
+// Protocols returns the ALPN protocols served: http/1.1.
+func (HTTPConnService) Protocols() []string { return []string{"http/1.1"} }
 
 // TunnelUnavailableMessage is the 503 body of the tunnel hosts until a
 // tunnel service is registered.
