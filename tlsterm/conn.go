@@ -56,8 +56,9 @@ func (c *Conn) Signal() *connsig.Signal { return &c.sig }
 // end the connection after the current answer.
 func (c *Conn) Draining() bool { return c.srv.draining.Load() }
 
-// HTTPNew, HTTPActive and HTTPIdle report the HTTP state of the
-// connection, for the drain: Shutdown closes at once the connections that
+// HTTPNew reports that an HTTP service took the connection and has read
+// no request yet. With HTTPActive and HTTPIdle it gives the drain the
+// connection's HTTP state: Shutdown closes at once the connections that
 // wait for a request (new or idle) and lets the others finish their
 // answer. HTTPService reports them itself; a Service serving HTTP another
 // way (http1.Server.ServeConn) calls HTTPNew when it starts, HTTPActive
