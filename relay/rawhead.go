@@ -56,6 +56,11 @@ func (r *Relay) IdleConnTimeout() time.Duration { return r.cfg.IdleConnTimeout }
 // filled in).
 func (r *Relay) MaxConns() int { return r.cfg.MaxConns }
 
+// MaxResponseBytes returns the largest upstream answer Handle buffers,
+// which a byte-forwarding front uses as the most it holds for a slow
+// client.
+func (r *Relay) MaxResponseBytes() int { return r.cfg.MaxResponseBytes }
+
 // errAnswers holds, per failed outcome, the whole answer without and with
 // "Connection: close".
 var errAnswers = func() (a [numResults][2]string) {

@@ -102,6 +102,9 @@ func (r *Relay) match(ctx *fasthttp.RequestCtx) (*route, bool) {
 	if len(r.routes) == 0 {
 		return nil, false
 	}
+	if hasDotSegment(ctx.URI().PathOriginal()) {
+		return nil, false
+	}
 	host := hostWithoutPort(ctx.Host())
 	path := ctx.Path()
 	for i := range r.routes {
@@ -128,6 +131,12 @@ func (r *Relay) Handle(ctx *fasthttp.RequestCtx) {
 	in := &ctx.Request
 	if in.Header.ContentLength() > r.cfg.MaxBodyBytes {
 		r.fail(ctx, OutcomeTooLarge, nil)
+		return
+	}
+	if hasDotSegment(ctx.URI().PathOriginal()) {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error":"path with a dot segment"}`)
 		return
 	}
 	out := &st.req
@@ -355,4 +364,41 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return 0, errBodyTooLarge
 	}
 	return n, err
+}
+
+// hasDotSegment reports whether a path as sent (its query, if any, is
+// ignored) has a "." or ".." segment, also percent-encoded ("%2e"). The
+// relay forwards the path as sent under the upstream's base path, so an
+// upstream that resolves dot segments would serve "/api/../admin" for
+// "/../admin": such requests match no route, and Handle refuses them.
+// Browsers resolve dot segments before sending, so only crafted requests
+// carry them.
+func hasDotSegment(p []byte) bool {
+	if i := bytes.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if bytes.IndexByte(p, '.') < 0 && bytes.IndexByte(p, '%') < 0 {
+		return false
+	}
+	for len(p) > 0 {
+		var seg []byte
+		seg, p, _ = bytes.Cut(p, []byte{'/'})
+		dots := 0
+		for len(seg) > 0 && dots <= 2 {
+			switch {
+			case seg[0] == '.':
+				seg = seg[1:]
+			case len(seg) >= 3 && seg[0] == '%' && seg[1] == '2' && (seg[2] == 'e' || seg[2] == 'E'):
+				seg = seg[3:]
+			default:
+				dots = 3 // not a dot segment
+				continue
+			}
+			dots++
+		}
+		if len(seg) == 0 && (dots == 1 || dots == 2) {
+			return true
+		}
+	}
+	return false
 }

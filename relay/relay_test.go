@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/brink-edge/brink/connsig"
 )
 
@@ -207,6 +209,8 @@ func TestRouteMatch(t *testing.T) {
 		{"other.example", "/v2/x", false},
 		{"[::1]:8443", "/", true},
 		{"[::2]:8443", "/", false},
+		{"a.example", "/octet/../admin", false},
+		{"a.example", "/octet/%2e%2e/admin", false},
 	}
 	for _, tt := range tests {
 		var ctx fasthttpCtx
@@ -533,5 +537,62 @@ func TestAnswerTooLarge(t *testing.T) {
 	req, _ := http.NewRequest("GET", "http://"+f.addr+"/octet/x", nil)
 	if resp, body := do(t, httpClient(false, nil), req); resp.StatusCode != 502 || body != `{"error":"upstream answer too large"}` {
 		t.Fatalf("status %d body %q", resp.StatusCode, body)
+	}
+}
+
+func TestHasDotSegment(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/":                 false,
+		"/a/b.c":            false,
+		"/a/..b/c":          false,
+		"/a/...":            false,
+		"/v1.2/x?q=/../":    false,
+		"/%2e%2eb":          false,
+		"/..":               true,
+		"/../admin":         true,
+		"/a/./b":            true,
+		"/a/.":              true,
+		"/a/%2e%2e/b":       true,
+		"/a/%2E./b":         true,
+		"/a/.%2e":           true,
+		"/octet/a/../../x":  true,
+		"/x/%2e?q":          true,
+		"":                  false,
+		"/a/b/c/d/e/f/g/h/": false,
+	} {
+		if got := hasDotSegment([]byte(p)); got != want {
+			t.Errorf("hasDotSegment(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestHandleRefusesDotSegments: a path with a dot segment is answered 400
+// and never forwarded: under the upstream's base path an upstream that
+// resolves it would serve a path outside that base.
+func TestHandleRefusesDotSegments(t *testing.T) {
+	rec := newRecorder(t, false)
+	r := newTestRelay(t, rec, func(c *Config) { c.URL = rec.url() + "/api" })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: r.Handle} // Handle for every path, as brink relay does
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	for _, p := range []string{"/../admin", "/a/%2e%2E/admin", "/./x"} {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(nc, "GET "+p+" HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n")
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(nc)
+		_ = nc.Close()
+		if !strings.HasPrefix(string(b), "HTTP/1.1 400") || !strings.Contains(string(b), "dot segment") {
+			t.Errorf("GET %s: %q, want 400 naming the dot segment", p, b)
+		}
+	}
+	if reqs := rec.requests(); len(reqs) != 0 {
+		t.Fatalf("the upstream received %+v", reqs)
 	}
 }

@@ -239,18 +239,26 @@ func (e *edgeSide) abort() {
 // route, except what front answers itself (/health, and the probes in
 // relay mode).
 func (e *edgeSide) proxies(ctx *fasthttp.RequestCtx) bool {
-	if e.relay == nil {
-		return false
-	}
+	return e.relay != nil && !e.ownPath(ctx) && e.relay.Match(ctx)
+}
+
+// relays reports whether front hands the request to relay.Handle, which
+// waits on the upstream: a relay route, or in relay mode anything but
+// front's own paths. On the loop such requests run off the loop
+// (http1.Config.Offload); the proxy takes the HTTP/1.1 ones first.
+func (e *edgeSide) relays(ctx *fasthttp.RequestCtx) bool {
+	return e.relay != nil && !e.ownPath(ctx) && (e.relayMode || e.relay.Match(ctx))
+}
+
+// ownPath reports whether front answers the request itself.
+func (e *edgeSide) ownPath(ctx *fasthttp.RequestCtx) bool {
 	switch string(ctx.Path()) {
 	case "/health":
-		return false
+		return true
 	case "/internal-backstage/health", "/internal-backstage/ready":
-		if e.relayMode {
-			return false
-		}
+		return e.relayMode
 	}
-	return e.relay.Match(ctx)
+	return false
 }
 
 // proxyConfig is the loop proxy's configuration for the relay, with its
@@ -267,6 +275,7 @@ func (e *edgeSide) proxyConfig(loops int) *http1.ProxyConfig {
 		IdleConnTimeout: r.IdleConnTimeout(),
 		MaxConnsPerLoop: max(1, (r.MaxConns()+loops-1)/loops),
 		MaxBodyBytes:    r.MaxBodyBytes(),
+		MaxBacklog:      r.MaxResponseBytes(),
 	}
 }
 

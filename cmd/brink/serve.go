@@ -323,7 +323,7 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 		// path, off the loop.
 		hcfg.Proxy = e.proxyConfig(s.g.Loops)
 		hcfg.Offload = func(ctx *fasthttp.RequestCtx) bool {
-			return (s.mayBlock != nil && s.mayBlock(ctx)) || e.proxies(ctx)
+			return (s.mayBlock != nil && s.mayBlock(ctx)) || e.relays(ctx)
 		}
 		if e.connector != nil {
 			hcfg.OnOpen = e.record
