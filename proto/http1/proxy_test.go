@@ -59,8 +59,8 @@ func (u *testUpstream) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, r
 		if colon <= 0 {
 			break
 		}
-		switch strings.ToLower(string(line[:colon])) {
-		case "host", "content-length", "transfer-encoding", "connection":
+		if name := line[:colon]; bytes.EqualFold(name, []byte("host")) || bytes.EqualFold(name, []byte("content-length")) ||
+			bytes.EqualFold(name, []byte("transfer-encoding")) || bytes.EqualFold(name, []byte("connection")) {
 			continue
 		}
 		dst = append(dst, line...)
