@@ -1292,3 +1292,98 @@ func proxyConcurrent(t *testing.T, f *httpFixture) {
 		t.Fatalf("%d new upstream connections for %d clients", n, clients)
 	}
 }
+
+// TestProxyTrickle passes an answer that arrives a few bytes at a time:
+// a 103, then a chunked answer with a trailer, each write its own segment.
+func TestProxyTrickle(t *testing.T) {
+	t.Parallel()
+	answer := "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Trickle: yes\r\n\r\n" +
+		"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, err := readReq(br); err != nil {
+				return
+			}
+			for b := answer; len(b) > 0; b = b[min(len(b), 3):] {
+				if _, err := io.WriteString(c, b[:min(len(b), 3)]); err != nil {
+					return
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	for range 2 {
+		c.send(t, get("/up/trickle"))
+		r := expect(t, c, "GET", 200, "hello world")
+		if r.Header.Get("X-Trickle") != "yes" || r.Close {
+			t.Fatalf("trickled answer: close %v header %v", r.Close, r.Header)
+		}
+	}
+	if n := up.accepts.Load(); n != 1 {
+		t.Fatalf("the upstream saw %d connections, want 1", n)
+	}
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// TestProxyHTTP10Upstream passes HTTP/1.0 answers: one with
+// Content-Length keeps the client's connection but not the upstream's,
+// one delimited by the close ends both.
+func TestProxyHTTP10Upstream(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		r, _, err := readReq(br)
+		if err != nil {
+			return
+		}
+		if r.URL.Path == "/up/length" {
+			_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nlength")
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\n\r\nuntil close")
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/length"))
+	if r := expect(t, c, "GET", 200, "length"); r.Close || r.ProtoMinor != 1 {
+		t.Fatalf("HTTP/1.0 answer with a length: HTTP/1.%d close %v", r.ProtoMinor, r.Close)
+	}
+	c.send(t, get("/up/close"))
+	if r := expect(t, c, "GET", 200, "until close"); !r.Close {
+		t.Fatal("a close-delimited HTTP/1.0 answer keeps the connection")
+	}
+	c.closed(t)
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// TestProxyTimeoutNotEarly: an upstream that answers within
+// ProxyConfig.Timeout is not cut off, whatever the phase of the loop's
+// coarse clock (a tick of 1 s here, the default's) when the request came.
+func TestProxyTimeoutNotEarly(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, err := readReq(br); err != nil {
+				return
+			}
+			time.Sleep(400 * time.Millisecond)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	lc := proxyLoop()
+	lc.IdleTimeout, lc.ReadHeaderTimeout = 10*time.Second, 10*time.Second // a sweep a second
+	s, tu := startProxy(t, up.addr(), ProxyConfig{Timeout: time.Second}, lc)
+	c := dial(t, s.addr)
+	// Sequential requests of 400 ms each meet the sweep at several phases.
+	for i := range 5 {
+		start := time.Now()
+		c.send(t, get("/up/400ms"))
+		r, body := readResp(t, c, "GET")
+		if r.StatusCode != 200 {
+			t.Fatalf("request %d: %d %q after %v: a 400 ms answer cut by a 1 s timeout", i, r.StatusCode, body, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	tu.waitCounts(t, [5]int64{5, 0, 0, 0, 0})
+}
