@@ -384,7 +384,14 @@ func TestProxyUpstreamDown(t *testing.T) {
 	}
 	c.send(t, get("/other"))
 	expect(t, c, "GET", 200, "GET /other ")
-	tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
+	// Pipelined behind a refused one, and the last one arriving in parts.
+	c.send(t, get("/up/down2")+get("/other2")+"GET /oth")
+	expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
+	expect(t, c, "GET", 200, "GET /other2 ")
+	time.Sleep(20 * time.Millisecond)
+	c.send(t, "er3 HTTP/1.1\r\nHost: t\r\n\r\n")
+	expect(t, c, "GET", 200, "GET /other3 ")
+	tu.waitCounts(t, [5]int64{0, 0, 2, 0, 0})
 }
 
 // TestProxyTimeout answers 504 when the upstream accepts and never
@@ -700,6 +707,8 @@ func TestProxyPoolAccounting(t *testing.T) {
 				a = "HTTP/1.1 2OO OK\r\n\r\n"
 			case "/up/cut":
 				a = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut"
+			case "/up/badchunk":
+				a = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"
 			case "/up/close":
 				a = "HTTP/1.1 200 OK\r\n\r\nuntil close"
 			case "/up/stall":
@@ -754,6 +763,14 @@ func TestProxyPoolAccounting(t *testing.T) {
 			}
 			c.closed(t)
 		}},
+		{"/up/badchunk", func(t *testing.T, c *client) {
+			// Broken after the head: the client's connection ends.
+			r, _ := http.ReadResponse(c.br, nil)
+			if r != nil {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}
+			c.closed(t)
+		}},
 		{"/up/close", func(t *testing.T, c *client) { expect(t, c, "GET", 200, "until close"); c.closed(t) }},
 		{"/up/stall", func(t *testing.T, c *client) {
 			// Timeout after part of the answer: the client's connection ends.
@@ -789,8 +806,8 @@ func TestProxyPoolAccounting(t *testing.T) {
 			ok(t)
 		})
 	}
-	if got := tu.counts(); got != [5]int64{12, 0, 2, 2, 0} {
-		t.Fatalf("outcomes %v, want 12 OK, 2 bad gateway (bad, cut), 2 timeouts (stall, never)", got)
+	if got := tu.counts(); got != [5]int64{13, 0, 3, 2, 0} {
+		t.Fatalf("outcomes %v, want 13 OK, 3 bad gateway (bad, cut, badchunk), 2 timeouts (stall, never)", got)
 	}
 }
 
