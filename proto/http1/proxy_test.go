@@ -1404,3 +1404,58 @@ func TestProxyTimeoutNotEarly(t *testing.T) {
 	}
 	tu.waitCounts(t, [5]int64{5, 0, 0, 0, 0})
 }
+
+// TestProxyFloodWhileForwarding: a client that floods the connection while
+// its request is forwarded is closed (the bound of pending bytes), and the
+// answer arriving afterwards gives its upstream connection back to the
+// pool's count at once: with one connection a loop, the next client's
+// request is forwarded, not refused.
+func TestProxyFloodWhileForwarding(t *testing.T) {
+	t.Parallel()
+	var upClosed atomic.Bool
+	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			r, _, err := readReq(br)
+			if err != nil {
+				return
+			}
+			if r.URL.Path == "/up/ok" {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			time.Sleep(200 * time.Millisecond)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n")
+			_, _ = c.Write(make([]byte, 1024))
+			_, _ = io.Copy(io.Discard, br)
+			upClosed.Store(true)
+			return
+		}
+	})
+	lc := proxyLoop()
+	lc.Loops = 1
+	tu := &testUpstream{}
+	s := start(t, echo, lc, Config{MaxBodyBytes: 1024, Proxy: &ProxyConfig{
+		Upstream: tu, Addr: up.addr(), Timeout: 5 * time.Second, MaxConnsPerLoop: 1,
+	}})
+	flood := dial(t, s.addr)
+	flood.send(t, get("/up/flood"))
+	go func() {
+		// Written while brink waits for the upstream; the write fails
+		// once brink closes the connection.
+		junk := bytes.Repeat([]byte("x"), 64<<10)
+		for range 64 {
+			if _, err := flood.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(400 * time.Millisecond) // the upstream's head has come
+	c := dial(t, s.addr)
+	c.send(t, get("/up/ok"))
+	if r, body := readResp(t, c, "GET"); r.StatusCode != 200 {
+		tu.mu.Lock()
+		defer tu.mu.Unlock()
+		t.Fatalf("the next client's request: %d %q (outcomes %v %q); the flooding client's upstream connection closed: %v",
+			r.StatusCode, body, tu.counts(), tu.errs, upClosed.Load())
+	}
+}
