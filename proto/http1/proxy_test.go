@@ -406,7 +406,8 @@ func TestProxyTimeout(t *testing.T) {
 	start := time.Now()
 	c.send(t, get("/up/never"))
 	expect(t, c, "GET", 504, `{"error":"Gateway Timeout"}`)
-	if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
+	// Not before the timeout is TestProxyTimeoutNotEarly's business.
+	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("504 after %v, want about 300ms", d)
 	}
 	c.send(t, get("/other"))
