@@ -59,7 +59,7 @@ func benchGets(b *testing.B, addr, path string) {
 // GETs sent to the upstream directly and to a loop Handler (the
 // allocations include the upstream's and the client's). Run it under the bench lock:
 //
-//	flock /tmp/brink-bench.lock go test -run XXX -bench Proxy -benchtime=2000x ./proto/http1/
+//	flock /tmp/brink-bench.lock go test -run XXX -bench '^BenchmarkProxy$' -benchtime=2000x ./proto/http1/
 func BenchmarkProxy(b *testing.B) {
 	up := benchUpstream(b)
 	b.Run("direct", func(b *testing.B) { benchGets(b, up, "/up/api/client/features") })
