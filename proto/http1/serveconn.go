@@ -167,8 +167,12 @@ func (c *blockingConn) release() {
 	c.nc, c.drain, c.wdl = nil, nil, false
 	c.br.Reset(nil)
 	c.bw.Reset(nil)
-	if cap(c.req) > 64<<10 {
-		c.req = make([]byte, 0, 1024) // a large body's buffer is not kept
+	// Buffers grown by a large body or answer are not kept.
+	if cap(c.req) > 16<<10 {
+		c.req = make([]byte, 0, 1024)
+	}
+	if cap(c.out) > 16<<10 {
+		c.out = make([]byte, 0, 1024)
 	}
 	c.sc.conns.Put(c)
 }
@@ -454,9 +458,6 @@ func (c *blockingConn) exchange(u *upstreamConn, head bool, deadline time.Time, 
 				*closing = *closing || c.draining() || rf.Framing == FramingClose
 				c.out = rf.AppendClientHead(c.out[:0], b[:m], *closing)
 				_, _ = br.Discard(m)
-				if _, err := c.bw.Write(c.out); err != nil {
-					return true, clientError{err}
-				}
 				break
 			}
 		}
@@ -467,15 +468,19 @@ func (c *blockingConn) exchange(u *upstreamConn, head bool, deadline time.Time, 
 			return false, err
 		}
 	}
-	for {
+	for head := true; ; head = false {
 		b, _ := br.Peek(br.Buffered())
 		n, done, ferr := rf.Body(b)
-		if n > 0 {
+		if head {
+			if err := c.writeHead(b[:n]); err != nil {
+				return true, clientError{err}
+			}
+		} else if n > 0 {
 			if _, err := c.bw.Write(b[:n]); err != nil {
 				return true, clientError{err}
 			}
-			_, _ = br.Discard(n)
 		}
+		_, _ = br.Discard(n)
 		if ferr != nil {
 			return true, ferr
 		}
@@ -494,4 +499,20 @@ func (c *blockingConn) exchange(u *upstreamConn, head bool, deadline time.Time, 
 			return true, err
 		}
 	}
+}
+
+// writeHead writes the client head in c.out and the body bytes that came
+// with it: into c.bw, or, when they overflow an empty c.bw, in one write
+// of their own (c.bw would write the head apart).
+func (c *blockingConn) writeHead(body []byte) error {
+	if c.bw.Buffered() == 0 && len(c.out)+len(body) > c.bw.Available() {
+		c.out = append(c.out, body...)
+		_, err := c.nc.Write(c.out)
+		return err
+	}
+	if _, err := c.bw.Write(c.out); err != nil {
+		return err
+	}
+	_, err := c.bw.Write(body)
+	return err
 }
