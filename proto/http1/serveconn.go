@@ -468,10 +468,10 @@ func (c *blockingConn) exchange(u *upstreamConn, head bool, deadline time.Time, 
 			return false, err
 		}
 	}
-	for head := true; ; head = false {
+	for first := true; ; first = false {
 		b, _ := br.Peek(br.Buffered())
 		n, done, ferr := rf.Body(b)
-		if head {
+		if first {
 			if err := c.writeHead(b[:n]); err != nil {
 				return true, clientError{err}
 			}

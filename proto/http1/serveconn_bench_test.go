@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/brink-edge/brink/relay"
 )
 
 // scPayload is the upstream answer's body in the alloc test and the
@@ -174,26 +176,71 @@ func scHostClientFront(upstream string) *fasthttp.Server {
 	}
 }
 
+// scRelay is brink's relay forwarding /up to upstream.
+func scRelay(tb testing.TB, upstream string) *relay.Relay {
+	tb.Helper()
+	r, err := relay.New(relay.Config{URL: "http://" + upstream, License: "bench-licence", Routes: []relay.Route{{PathPrefix: "/up"}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// scRelayUpstream is the relay as ServeConn's Upstream, as cmd/brink
+// adapts it for the loop (relay.Outcome has http1.Outcome's values).
+type scRelayUpstream struct{ r *relay.Relay }
+
+func (u scRelayUpstream) Match(ctx *fasthttp.RequestCtx) bool { return u.r.Match(ctx) }
+func (u scRelayUpstream) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, raw []byte, n int) ([]byte, bool) {
+	return u.r.AppendRequestHead(dst, ctx, raw, n)
+}
+func (u scRelayUpstream) AppendErrorAnswer(dst []byte, o Outcome, closeConn bool) []byte {
+	return relay.AppendErrorAnswer(dst, relay.Outcome(o), closeConn)
+}
+func (u scRelayUpstream) Done(o Outcome, err error) { u.r.Done(relay.Outcome(o), err) }
+func (u scRelayUpstream) Retried()                  { u.r.Retried() }
+
+// scRelayFronts are the relay's two TLS paths: ServeConn with the relay as
+// Upstream ("relaybytes"), and fasthttp.Server with relay.Handle
+// ("relayhandle", today's).
+func scRelayFronts(tb testing.TB, upstream string) (bytesFront, handleFront func(net.Conn) error) {
+	r := scRelay(tb, upstream)
+	s, err := New(Config{Handler: echo, Proxy: &ProxyConfig{Upstream: scRelayUpstream{r}, Addr: upstream}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.CloseIdleUpstreams)
+	fs := scHostClientFront(upstream)
+	fs.Handler = r.Handle
+	return s.ServeConn, fs.ServeConn
+}
+
 var (
 	scRequest    = []byte("GET /up/features?x=1 HTTP/1.1\r\nHost: front\r\nUser-Agent: bench\r\nAccept: application/json\r\n\r\n")
 	scBigRequest = []byte("GET /up/big HTTP/1.1\r\nHost: front\r\nUser-Agent: bench\r\nAccept: application/json\r\n\r\n")
 )
 
 // TestServeConnAllocs: a forwarded request allocates nothing once the
-// pools are warm (client, front and upstream all count: they share the
-// process). Over crypto/tls, the only allocations are crypto/tls's own:
-// Conn.readFromUntil allocates an atLeastReader per record read (Go 1.26),
-// one for the request on the front, one for the answer on the client.
+// pools are warm, with the test Upstream and with brink's relay (client,
+// front and upstream all count: they share the process). Over crypto/tls,
+// the only allocations are crypto/tls's own: Conn.readFromUntil allocates
+// an atLeastReader per record read (Go 1.26), one for the request on the
+// front, one for the answer on the client.
 func TestServeConnAllocs(t *testing.T) {
 	up := scFastUpstream(t)
-	for _, tlsOn := range []bool{false, true} {
-		want := 0.0
-		if tlsOn {
-			want = 2
-		}
-		t.Run("tls="+strconv.FormatBool(tlsOn), func(t *testing.T) {
-			s := scProxyFront(t, up)
-			c := scServe(t, s.ServeConn, tlsOn)()
+	relayFront, _ := scRelayFronts(t, up)
+	for _, tc := range []struct {
+		name  string
+		serve func(net.Conn) error
+		tls   bool
+		want  float64
+	}{
+		{"plain", scProxyFront(t, up).ServeConn, false, 0},
+		{"tls", scProxyFront(t, up).ServeConn, true, 2},
+		{"relay", relayFront, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := scServe(t, tc.serve, tc.tls)()
 			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 			br := bufio.NewReader(c)
 			var failed error
@@ -213,8 +260,8 @@ func TestServeConnAllocs(t *testing.T) {
 			if failed != nil {
 				t.Fatal(failed)
 			}
-			if n > want {
-				t.Errorf("%v allocations per forwarded request, want %v", n, want)
+			if n > tc.want {
+				t.Errorf("%v allocations per forwarded request, want %v", n, tc.want)
 			}
 		})
 	}
@@ -223,7 +270,9 @@ func TestServeConnAllocs(t *testing.T) {
 // BenchmarkServeConnProxy times one forwarded GET from a client over one
 // kept-alive connection, through ServeConn ("bytes") and through
 // fasthttp.Server.ServeConn with a HostClient handler ("hostclient", the
-// path it replaces), over plain TCP and crypto/tls, with a 2 KiB answer;
+// path it replaces), and the same with brink's relay as the Upstream
+// ("relaybytes") against relay.Handle ("relayhandle"), over plain TCP and
+// crypto/tls, with a 2 KiB answer;
 // "parallel" (2 KiB) and "parallel64k" (64 KiB) run 8 connections per
 // core (RunParallel), so ns/op is the machine's CPU time per request.
 // Client, front and upstream share the machine's cores.
@@ -235,6 +284,8 @@ func BenchmarkServeConnProxy(b *testing.B) {
 	}{
 		{"bytes", func() func(net.Conn) error { return scProxyFront(b, up).ServeConn }},
 		{"hostclient", func() func(net.Conn) error { return scHostClientFront(up).ServeConn }},
+		{"relaybytes", func() func(net.Conn) error { f, _ := scRelayFronts(b, up); return f }},
+		{"relayhandle", func() func(net.Conn) error { _, f := scRelayFronts(b, up); return f }},
 	}
 	for _, mode := range []string{"plain", "tls", "parallel", "parallel64k"} {
 		req := scRequest
