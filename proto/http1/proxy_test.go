@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1459,4 +1460,42 @@ func TestProxyFloodWhileForwarding(t *testing.T) {
 		t.Fatalf("the next client's request: %d %q (outcomes %v %q); the flooding client's upstream connection closed: %v",
 			r.StatusCode, body, tu.counts(), tu.errs, upClosed.Load())
 	}
+}
+
+// TestProxyDialTimeout answers 504 when the upstream's connection cannot
+// be made in time (a listener whose accept queue is full drops SYNs).
+func TestProxyDialTimeout(t *testing.T) {
+	t.Parallel()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the accept queue; the listener never accepts.
+	for full := false; !full; {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			full = true
+			continue
+		}
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	s, tu := startProxy(t, addr, ProxyConfig{Timeout: 500 * time.Millisecond}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/blackhole"))
+	expect(t, c, "GET", 504, `{"error":"Gateway Timeout"}`)
+	c.send(t, get("/other"))
+	expect(t, c, "GET", 200, "GET /other ")
+	tu.waitCounts(t, [5]int64{0, 0, 0, 1, 0})
 }
