@@ -185,23 +185,40 @@ func (c *blockingConn) serve() error {
 	if st != nil {
 		st.HTTPNew()
 	}
+	// The first request has ServeConnReadTimeout to arrive whole (as with
+	// fasthttp.Server); a kept-alive connection waits ServeConnIdleTimeout
+	// for the next one to start.
+	if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
+		return err
+	}
 	for first := true; ; first = false {
-		if c.br.Buffered() == 0 {
-			if st != nil && !first && st.HTTPIdle() {
+		if c.br.Buffered() == 0 && !first {
+			if st != nil && st.HTTPIdle() {
 				return nil
 			}
 			if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnIdleTimeout)); err != nil {
 				return err
 			}
 			if _, err := c.br.Peek(1); err != nil {
+				if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+					return nil // an idle connection's end, not an error
+				}
+				return err
+			}
+			if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
+				return err
+			}
+		} else if !first {
+			// A pipelined request: its time starts now.
+			if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
 				return err
 			}
 		}
+		if _, err := c.br.Peek(1); err != nil {
+			return err
+		}
 		if st != nil {
 			st.HTTPActive()
-		}
-		if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
-			return err
 		}
 		closing, err := c.serveOne()
 		if err != nil {
