@@ -144,6 +144,10 @@ func (c *Conn) Fd() int {
 // tell the client the connection ends after the current answer.
 func (c *Conn) Draining() bool { return c.srv != nil && c.srv.draining.Load() }
 
+// Stopping reports whether the server is past its drain, closing every
+// connection: a handler should not start anything new (no dial).
+func (c *Conn) Stopping() bool { return c.srv != nil && c.srv.stopping.Load() }
+
 // Close closes the connection without waiting for buffered output to be
 // sent. It is safe from any goroutine, and a no-op on a closed connection.
 // From OnData, return Close instead to send what was written first.

@@ -26,6 +26,7 @@ type Server struct {
 
 	conns    atomic.Int64 // open connections of this Server
 	draining atomic.Bool
+	stopping atomic.Bool // the engines are closing every connection
 	clock    atomic.Int64 // coarse now, UnixNano, set by the ticker
 	pool     sync.Pool    // *Conn
 
@@ -168,6 +169,7 @@ func (s *Server) drain() {
 
 // stopEngines stops every booted engine; gnet closes their connections.
 func (s *Server) stopEngines() {
+	s.stopping.Store(true)
 	var wg sync.WaitGroup
 	for _, e := range s.engines {
 		wg.Go(e.stop)

@@ -170,7 +170,7 @@ func (p *proxy) start(c *loop.Conn, st *connState, ctx *fasthttp.RequestCtx, raw
 	h := &req.Header
 	*f = fwd{
 		c: c, st: st, req: f.req, active: true,
-		deadline:    c.Now() + int64(p.cfg.Timeout),
+		deadline:    time.Now().UnixNano() + int64(p.cfg.Timeout), // not the coarse clock: it lags up to a tick
 		retryable:   h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete(),
 		head:        h.IsHead(),
 		closeClient: closeClient,
@@ -197,7 +197,7 @@ func (p *proxy) start(c *loop.Conn, st *connState, ctx *fasthttp.RequestCtx, raw
 // false when it could not, after writing the error answer (with c.Write:
 // the caller flushes).
 func (p *proxy) send(f *fwd, lp *loopPool) bool {
-	now := f.c.Now()
+	now := time.Now().UnixNano()
 	for u := lp.idle; u != nil; u = lp.idle {
 		p.unidle(u, lp)
 		if now-u.idleSince > int64(p.cfg.IdleConnTimeout) || !u.o.Open() {
@@ -308,7 +308,11 @@ func (p *proxy) OnOutData(o *loop.Out, in []byte) (int, bool) {
 	}
 	if !done {
 		if c.Flush() != nil {
-			// The client left (OnClose dropped u).
+			// The client is gone or closing: OnClose dropped u, or (a
+			// closing connection, whose OnClose comes later) we do.
+			if f.active {
+				p.clientClosed(f, o.LoopLocal())
+			}
 			return len(in), true
 		}
 		return n, false
@@ -363,9 +367,9 @@ func (p *proxy) lost(u *upConn, lp *loopPool) {
 	switch {
 	case f.sent:
 		p.abort(f, lp, errUpstreamEnded)
-	case f.retryable && !f.retried && f.c.Now() < f.deadline && !f.c.Draining():
-		// (Draining, the loop may be closing every connection: no new
-		// dial.)
+	case f.retryable && !f.retried && f.c.Now() < f.deadline && !f.c.Stopping():
+		// (Past the drain the loop is closing every connection: no new
+		// dial then.)
 		f.retried = true
 		p.up.Retried()
 		if !p.send(f, lp) {
@@ -379,6 +383,7 @@ func (p *proxy) lost(u *upConn, lp *loopPool) {
 // answerError writes f's error answer (c.Write) and records it.
 func (p *proxy) answerError(f *fwd, o Outcome, err error) {
 	lp := p.pool(f.c.LoopLocal())
+	f.closeClient = f.closeClient || f.c.Draining()
 	_, _ = f.c.Write(p.up.AppendErrorAnswer(lp.scratch[:0], o, f.closeClient))
 	p.up.Done(o, err)
 }

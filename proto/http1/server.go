@@ -172,6 +172,7 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 	if st.fwd != nil && st.fwd.active {
 		// Waiting for the upstream's answer: later requests wait too.
 		if len(in) > s.cfg.MaxHeaderBytes+s.cfg.MaxBodyBytes {
+			s.proxy.clientClosed(st.fwd, c.LoopLocal())
 			return len(in), loop.Close
 		}
 		return 0, loop.Continue
