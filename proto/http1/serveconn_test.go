@@ -269,7 +269,7 @@ func scHTTPUpstream(t *testing.T, h http.HandlerFunc) (string, *atomic.Int64) {
 
 // scRawUpstream is a TCP upstream whose i-th connection is served by
 // serve; it closes them all on cleanup.
-func scRawUpstream(t *testing.T, serve func(i int, c net.Conn, br *bufio.Reader)) (string, *atomic.Int64) {
+func scRawUpstream(t testing.TB, serve func(i int, c net.Conn, br *bufio.Reader)) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
