@@ -1441,10 +1441,13 @@ func TestProxyFloodWhileForwarding(t *testing.T) {
 	}})
 	flood := dial(t, s.addr)
 	flood.send(t, get("/up/flood"))
+	flooded := make(chan struct{})
 	go func() {
-		// Written while brink waits for the upstream; the write fails
-		// once brink closes the connection.
+		// Written while brink waits for the upstream; brink stops the
+		// connection past MaxHeaderBytes+MaxBodyBytes pending.
+		defer close(flooded)
 		junk := bytes.Repeat([]byte("x"), 64<<10)
+		_ = flood.SetWriteDeadline(time.Now().Add(time.Second))
 		for range 64 {
 			if _, err := flood.Write(junk); err != nil {
 				return
@@ -1459,6 +1462,20 @@ func TestProxyFloodWhileForwarding(t *testing.T) {
 		defer tu.mu.Unlock()
 		t.Fatalf("the next client's request: %d %q (outcomes %v %q); the flooding client's upstream connection closed: %v",
 			r.StatusCode, body, tu.counts(), tu.errs, upClosed.Load())
+	}
+	// The flooding client, which neither reads nor closes, is closed
+	// within the loop's linger time (2 s) whatever it sends: not held
+	// open by the forward that ended.
+	<-flooded
+	deadline := time.Now().Add(5 * time.Second)
+	_ = flood.SetWriteDeadline(deadline.Add(time.Second))
+	var werr error
+	for werr == nil && time.Now().Before(deadline) {
+		_, werr = flood.Write([]byte("x"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ne := (net.Error)(nil); werr == nil || errors.As(werr, &ne) && ne.Timeout() {
+		t.Fatalf("the flooding client's connection is still open 5 s after its forward ended (%v)", werr)
 	}
 }
 
