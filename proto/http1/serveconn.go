@@ -411,8 +411,10 @@ func (c *blockingConn) forward() (closing bool, err error) {
 		case errors.Is(err, ErrRespMalformed) || errors.Is(err, ErrRespHeadTooLarge) || errors.Is(err, ErrRespUpgrade):
 			p.up.Done(OutcomeBadGateway, err)
 			return c.errorAnswer(OutcomeBadGateway, closing)
-		case retryable && !retried && time.Now().Before(deadline) && !c.draining():
+		case retryable && !retried && time.Now().Before(deadline):
 			// The usual cause: a kept-alive connection the upstream closed.
+			// (A drain does not stop it: unlike the loop's, the pool is not
+			// being closed; the server's grace bounds the retry.)
 			p.up.Retried()
 			continue
 		}
@@ -428,9 +430,11 @@ func (c *blockingConn) afterForward() {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(serveConnFlushTimeout))
 }
 
-// errorAnswer writes the Upstream's answer for a failed outcome.
+// errorAnswer writes the Upstream's answer for a failed outcome; during
+// a drain it closes the connection.
 func (c *blockingConn) errorAnswer(o Outcome, closing bool) (bool, error) {
 	c.afterForward()
+	closing = closing || c.draining()
 	c.out = c.s.proxy.up.AppendErrorAnswer(c.out[:0], o, closing)
 	if _, err := c.bw.Write(c.out); err != nil {
 		return true, err

@@ -1083,3 +1083,59 @@ type scSignalConn struct {
 }
 
 func (c *scSignalConn) Signal() *connsig.Signal { return &c.sig }
+
+// TestServeConnDrainDuringForward: a drain that starts while a request is
+// forwarded does not stop a GET's retry on a new upstream connection (the
+// pool is not closing), and the answer, or a POST's 502, closes the
+// client's connection.
+func TestServeConnDrainDuringForward(t *testing.T) {
+	t.Parallel()
+	got := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var reqs atomic.Int64
+	// Requests 0 (the GET) and 2 (the POST) are lost once the test says
+	// so; request 1 (the GET's retry) is answered.
+	addr, accepts := scRawUpstream(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, err := scReadReq(br); err != nil {
+				return
+			}
+			if reqs.Add(1) != 2 {
+				got <- struct{}{}
+				<-release
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	conns := make(chan *scStateConn, 2)
+	f := startFrontWrap(t, addr, ProxyConfig{}, nil, func(c net.Conn) net.Conn {
+		sc := &scStateConn{Conn: c}
+		conns <- sc
+		return sc
+	})
+	for _, tc := range []struct {
+		req    string
+		method string
+		status int
+		body   string
+	}{
+		{"GET /up/lost HTTP/1.1\r\nHost: t\r\n\r\n", "GET", 200, "ok"},
+		{"POST /up/lost HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx", "POST", 502, `{"error":"Bad Gateway"}`},
+	} {
+		c := scDial(t, f, nil)
+		sc := <-conns
+		c.send(t, tc.req)
+		<-got
+		sc.drain.Store(true)
+		release <- struct{}{}
+		if r := scExpect(t, c, tc.method, tc.status, tc.body); !r.Close {
+			t.Fatalf("%s during a drain: no Connection: close", tc.method)
+		}
+		c.closed(t)
+	}
+	if n := accepts.Load(); n != 2 {
+		t.Fatalf("the upstream saw %d connections, want 2", n)
+	}
+	f.up.want(t, [5]int64{1, 0, 1, 0, 1})
+}
