@@ -343,6 +343,24 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 	return nil
 }
 
+// relayConnService serves terminated TLS connections with
+// http1.Server.ServeConn on their own goroutine: relay routes are
+// forwarded as bytes over a shared pool of upstream connections (TLS ones
+// for an https upstream, with the relay's mutual-TLS certificate); the
+// rest (/health, probes, HTTP/1.0) go to the relay-only front.
+func (s *server) relayConnService() (tlsterm.Service, error) {
+	e := s.edge
+	hs, err := http1.New(http1.Config{Handler: e.relayOnly, MaxBodyBytes: s.maxBody(), Logger: s.logger,
+		Proxy: e.proxyConfig(s.g.Loops)})
+	if err != nil {
+		return nil, err
+	}
+	if e.relay.UpstreamTLS() {
+		hs.SetUpstreamTLS(e.relay.UpstreamTLSConfig())
+	}
+	return connService{hs: hs, e: e}, nil
+}
+
 // openTLS opens the TLS listener: tlsterm peeks and routes ClientHellos,
 // terminates them and serves the routes' services, accepting on Go's
 // netpoller (tls.accept netpoll) or on the event loop (loop).
@@ -357,7 +375,19 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 	}
 	services := map[string]tlsterm.Service{tlsterm.ServiceAPI: s.edge.tlsService(s.httpServer(handler))}
 	if s.edge.relay != nil {
-		services[serviceRelay] = s.edge.tlsService(s.httpServer(s.edge.relayOnly))
+		// The relay's service forwards its routes as bytes
+		// (http1.Server.ServeConn); so does the API's service in relay
+		// mode, where it is the same relay-only front. In edge and offline
+		// mode the flag API keeps fasthttp.Server, and its relay routes
+		// relay.Handle.
+		rs, err := s.relayConnService()
+		if err != nil {
+			return err
+		}
+		services[serviceRelay] = rs
+		if s.edge.relayMode {
+			services[tlsterm.ServiceAPI] = rs
+		}
 	}
 	var routes []tlsterm.Route
 	for _, r := range t.Routes {

@@ -173,6 +173,7 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		// Waiting for the upstream's answer: later requests wait too.
 		if len(in) > s.cfg.MaxHeaderBytes+s.cfg.MaxBodyBytes {
 			s.proxy.clientClosed(st.fwd, c.LoopLocal())
+			c.Unhold() // the loop's linger applies again
 			return len(in), loop.Close
 		}
 		return 0, loop.Continue
@@ -282,6 +283,9 @@ func (s *Server) serve(c *loop.Conn, st *connState, p *parser, in []byte, start 
 		return s.fail(c, p, answer400)
 	}
 	st.need, st.continued = 0, false
+	if !validURI(&req.Header) {
+		return s.fail(c, p, answer400)
+	}
 	if s.proxy != nil && s.proxy.wants(ctx) {
 		_ = p.bw.Flush() // answers before this one go first
 		inFlight, closing := s.proxy.start(c, st, ctx, rest[:hend])
@@ -369,4 +373,14 @@ type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug(fmt.Sprintf(format, args...))
+}
+
+// validURI reports whether the request's target parses, as
+// fasthttp.Server requires before calling its handler (it answers 400
+// otherwise; RequestCtx.URI hides the error and yields a guess).
+func validURI(h *fasthttp.RequestHeader) bool {
+	u := fasthttp.AcquireURI()
+	err := u.Parse(h.Host(), h.RequestURI())
+	fasthttp.ReleaseURI(u)
+	return err == nil
 }
