@@ -286,6 +286,9 @@ func (c *blockingConn) serveOne() (closing bool, err error) {
 		}
 		return c.fail(answer400)
 	}
+	if !validURI(&req.Header) {
+		return c.fail(answer400)
+	}
 	if s.proxy != nil && s.proxy.wants(ctx) {
 		return c.forward()
 	}

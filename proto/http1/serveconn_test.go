@@ -792,6 +792,8 @@ func TestServeConnHandler(t *testing.T) {
 
 	for _, tc := range []struct{ req, status string }{
 		{"GARBAGE\r\n\r\n", "400"},
+		{"GET http://[::1 HTTP/1.1\r\nHost: t\r\n\r\n", "400"}, // a target that does not parse
+		{"GET /up/x HTTP/1.1\r\nHost: [::1\r\n\r\n", "400"},    // nor forwarded
 		{"GET / HTTP/1.1\r\nHost: t\r\nX: " + strings.Repeat("a", DefaultMaxHeaderBytes) + "\r\n\r\n", "431"},
 	} {
 		c := scDial(t, f, nil)
