@@ -85,13 +85,16 @@ func (s *Server) CloseIdleUpstreams() {
 	}
 }
 
-// blockingConn is the state of one ServeConn call, pooled: the client's
-// buffered reader and writer, the RequestCtx, and the scratch buffers of
+// blockingConn is what serving requests on a connection takes, pooled
+// and held only while a request is read or answered (an idle
+// connection's goroutine keeps only its connInput): the client's buffered
+// reader and writer, the RequestCtx, and the scratch buffers of
 // forwarding.
 type blockingConn struct {
 	s     *Server
 	sc    *serveConns
 	nc    net.Conn
+	in    *connInput
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	ctx   fasthttp.RequestCtx
@@ -99,7 +102,26 @@ type blockingConn struct {
 	req   []byte // the upstream request: head and body
 	out   []byte // an answer head for the client, or an error answer
 	drain drainer
-	wdl   bool // a write deadline is set on nc
+}
+
+// connInput is the reader under a connection's bufio.Reader, kept by
+// ServeConn for the connection's life: it gives back first the byte that
+// ended an idle wait (read without buffers), then reads the connection.
+// It also remembers whether a write deadline is set on the connection.
+type connInput struct {
+	nc      net.Conn
+	b       [1]byte
+	pending bool
+	wdl     bool // a write deadline is set on nc
+}
+
+func (in *connInput) Read(p []byte) (int, error) {
+	if in.pending && len(p) > 0 {
+		in.pending = false
+		p[0] = in.b[0]
+		return 1, nil
+	}
+	return in.nc.Read(p)
 }
 
 // ServeConn serves HTTP/1.1 requests read from nc (in brink, a terminated
@@ -117,20 +139,71 @@ type blockingConn struct {
 // answered as on the loop, except that a streamed answer is written on
 // this goroutine (it still ends the connection) and Config.Offload and
 // Config.OnOpen are not used (the caller's goroutine may block; the caller
-// ships the connection's signal).
+// ships the connection's signal). The Upstream's methods run on the
+// ServeConn goroutines, concurrently.
 //
-// Reading a request is bounded by ServeConnReadTimeout from its first
-// byte, the wait for one by ServeConnIdleTimeout. Pipelined answers go out
-// in one write. When nc has Draining (tlsterm.Conn) the answer given while
-// it reports true closes the connection, and when nc reports its HTTP
-// state (tlsterm.Conn's HTTPNew, HTTPActive, HTTPIdle), a draining server
-// closes it while it waits for a request.
+// The first request has ServeConnReadTimeout to arrive whole (as with
+// fasthttp.Server); a kept-alive connection then waits up to
+// ServeConnIdleTimeout for a request to start, which has
+// ServeConnReadTimeout from there. While it waits it holds no buffers:
+// they go back to a pool, and the first byte is read on its own.
+// Pipelined answers go out in one write. When nc has Draining
+// (tlsterm.Conn) the answer given while it reports true closes the
+// connection, and when nc reports its HTTP state (tlsterm.Conn's HTTPNew,
+// HTTPActive, HTTPIdle), a draining server closes it while it waits for a
+// request.
 //
 // A forwarded request (head and answer of a few KiB) allocates nothing once
 // the pools are warm. Handlers see ctx.Conn() == nc (so connsig.Carrier
 // and ctx.IsTLS work on a tlsterm.Conn).
 func (s *Server) ServeConn(nc net.Conn) error {
+	err := s.serveConn(nc)
+	_ = nc.Close()
+	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) serveConn(nc net.Conn) error {
 	sc := s.serveConns()
+	st, _ := nc.(httpStater)
+	if st != nil {
+		st.HTTPNew()
+	}
+	if err := nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
+		return err
+	}
+	in := &connInput{nc: nc}
+	for {
+		c := sc.get(s, nc, in)
+		idle, err := c.serve(st)
+		c.release()
+		if !idle || err != nil {
+			return err
+		}
+		// Wait for the next request without buffers.
+		if st != nil && st.HTTPIdle() {
+			return nil
+		}
+		if err := nc.SetReadDeadline(time.Now().Add(ServeConnIdleTimeout)); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(nc, in.b[:]); err != nil {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				return nil // an idle connection's end, not an error
+			}
+			return err
+		}
+		in.pending = true
+		if err := nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
+			return err
+		}
+	}
+}
+
+// get returns pooled state for serving nc.
+func (sc *serveConns) get(s *Server, nc net.Conn, in *connInput) *blockingConn {
 	c, _ := sc.conns.Get().(*blockingConn)
 	if c == nil {
 		c = &blockingConn{
@@ -142,18 +215,12 @@ func (s *Server) ServeConn(nc net.Conn) error {
 			out: make([]byte, 0, 1024),
 		}
 	}
-	c.nc = nc
-	c.br.Reset(nc)
+	c.nc, c.in = nc, in
+	c.br.Reset(in)
 	c.bw.Reset(nc)
 	c.drain, _ = nc.(drainer)
 	c.ctx.Init2(nc, s.logger, false)
-	err := c.serve()
-	_ = nc.Close()
-	c.release()
-	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
-		err = nil
-	}
-	return err
+	return c
 }
 
 // release returns c to the pool; nothing of the connection is kept.
@@ -164,7 +231,7 @@ func (c *blockingConn) release() {
 	ctx.ResetUserValues()
 	ctx.Hijack(nil)
 	ctx.Init2(nil, nil, false)
-	c.nc, c.drain, c.wdl = nil, nil, false
+	c.nc, c.in, c.drain = nil, nil, nil
 	c.br.Reset(nil)
 	c.bw.Reset(nil)
 	// Buffers grown by a large body or answer are not kept.
@@ -179,58 +246,29 @@ func (c *blockingConn) release() {
 
 func (c *blockingConn) draining() bool { return c.drain != nil && c.drain.Draining() }
 
-// serve reads and answers requests until one ends the connection.
-func (c *blockingConn) serve() error {
-	st, _ := c.nc.(httpStater)
-	if st != nil {
-		st.HTTPNew()
-	}
-	// The first request has ServeConnReadTimeout to arrive whole (as with
-	// fasthttp.Server); a kept-alive connection waits ServeConnIdleTimeout
-	// for the next one to start.
-	if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		if c.br.Buffered() == 0 && !first {
-			if st != nil && st.HTTPIdle() {
-				return nil
-			}
-			if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnIdleTimeout)); err != nil {
-				return err
-			}
-			if _, err := c.br.Peek(1); err != nil {
-				if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-					return nil // an idle connection's end, not an error
-				}
-				return err
-			}
-			if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
-				return err
-			}
-		} else if !first {
-			// A pipelined request: its time starts now.
-			if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
-				return err
-			}
-		}
+// serve reads and answers requests until the connection is idle (idle:
+// no request byte buffered, the answers flushed) or ends (idle false).
+func (c *blockingConn) serve(st httpStater) (idle bool, err error) {
+	for {
 		if _, err := c.br.Peek(1); err != nil {
-			return err
+			return false, err
 		}
 		if st != nil {
 			st.HTTPActive()
 		}
 		closing, err := c.serveOne()
 		if err != nil {
-			return err
+			return false, err
 		}
 		if closing {
-			return c.bw.Flush()
+			return false, c.bw.Flush()
 		}
 		if c.br.Buffered() == 0 {
-			if err := c.bw.Flush(); err != nil {
-				return err
-			}
+			return true, c.bw.Flush()
+		}
+		// A pipelined request: its read time starts now.
+		if err := c.nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
+			return false, err
 		}
 	}
 }
@@ -325,9 +363,9 @@ func (c *blockingConn) answer() (closing bool, err error) {
 	} else if !http11 {
 		resp.Header.Set(fasthttp.HeaderConnection, "keep-alive")
 	}
-	if c.wdl {
+	if c.in.wdl {
 		// A forwarded answer's deadline does not apply.
-		c.wdl = false
+		c.in.wdl = false
 		if err := c.nc.SetWriteDeadline(time.Time{}); err != nil {
 			return true, err
 		}
@@ -367,7 +405,7 @@ func (c *blockingConn) forward() (closing bool, err error) {
 	if err := c.nc.SetWriteDeadline(deadline); err != nil {
 		return true, err
 	}
-	c.wdl = true
+	c.in.wdl = true
 	defer c.afterForward()
 	pool := c.sc.pool
 	for retried := false; ; retried = true {

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -330,4 +331,50 @@ func scBenchRound(b *testing.B, c net.Conn, br *bufio.Reader, req []byte) bool {
 		return false
 	}
 	return true
+}
+
+// BenchmarkServeConnIdleMemory reports the heap held per idle kept-alive
+// connection (plain TCP, after one forwarded request each) by ServeConn
+// ("bytes", which pools its buffers while a connection waits) and by
+// fasthttp.Server.ServeConn with HostClient ("hostclient"); goroutine
+// stacks are not counted.
+func BenchmarkServeConnIdleMemory(b *testing.B) {
+	up := scFastUpstream(b)
+	const conns = 200
+	for _, f := range []struct {
+		name  string
+		serve func() func(net.Conn) error
+	}{
+		{"bytes", func() func(net.Conn) error { return scProxyFront(b, up).ServeConn }},
+		{"hostclient", func() func(net.Conn) error { return scHostClientFront(up).ServeConn }},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			var perConn float64
+			for b.Loop() {
+				dial := scServe(b, f.serve(), false)
+				warm := dial()
+				if !scBenchRound(b, warm, bufio.NewReader(warm), scRequest) {
+					return
+				}
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				cs := make([]net.Conn, conns)
+				for i := range cs {
+					cs[i] = dial()
+					if !scBenchRound(b, cs[i], bufio.NewReader(cs[i]), scRequest) {
+						return
+					}
+				}
+				time.Sleep(20 * time.Millisecond) // the servers reach their idle wait
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perConn = float64(after.HeapAlloc-before.HeapAlloc) / conns
+				for _, c := range cs {
+					_ = c.Close()
+				}
+			}
+			b.ReportMetric(perConn, "B/idleconn")
+		})
+	}
 }
