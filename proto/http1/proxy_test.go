@@ -274,104 +274,6 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// TestProxyCloseDelimited passes an answer that ends when the upstream
-// closes; the client's connection ends with it.
-func TestProxyCloseDelimited(t *testing.T) {
-	t.Parallel()
-	body := strings.Repeat("close-delimited body. ", 500)
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		if _, _, err := readReq(br); err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Kind: close\r\n\r\n"+body[:100])
-		time.Sleep(20 * time.Millisecond)
-		_, _ = io.WriteString(c, body[100:])
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, get("/up/close"))
-	r := expect(t, c, "GET", 200, body)
-	if !r.Close || r.Header.Get("X-Kind") != "close" {
-		t.Fatalf("close-delimited answer: close %v header %v", r.Close, r.Header)
-	}
-	c.closed(t)
-	tu.waitCounts(t, [5]int64{1, 0, 0, 0, 0})
-}
-
-// TestProxyNoBodyAnswers: the answers to HEAD, 204 and 304 have no body
-// whatever their Content-Length says, and the connections go on.
-func TestProxyNoBodyAnswers(t *testing.T) {
-	t.Parallel()
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		for {
-			r, _, err := readReq(br)
-			if err != nil {
-				return
-			}
-			var a string
-			switch r.URL.Path {
-			case "/up/head":
-				a = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
-			case "/up/204":
-				a = "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"
-			case "/up/304":
-				a = "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 50\r\n\r\n"
-			default:
-				a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-			}
-			if _, err := io.WriteString(c, a); err != nil {
-				return
-			}
-		}
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, "HEAD /up/head HTTP/1.1\r\nHost: t\r\n\r\n")
-	if r := expect(t, c, "HEAD", 200, ""); r.ContentLength != 100 {
-		t.Fatalf("HEAD answer Content-Length %d, want the upstream's 100", r.ContentLength)
-	}
-	c.send(t, get("/up/ok"))
-	expect(t, c, "GET", 200, "ok")
-	c.send(t, get("/up/204"))
-	expect(t, c, "GET", 204, "")
-	c.send(t, get("/up/ok"))
-	expect(t, c, "GET", 200, "ok")
-	c.send(t, get("/up/304"))
-	expect(t, c, "GET", 304, "")
-	c.send(t, get("/up/ok"))
-	expect(t, c, "GET", 200, "ok")
-	if n := up.accepts.Load(); n != 1 {
-		t.Fatalf("the upstream saw %d connections, want 1", n)
-	}
-	tu.waitCounts(t, [5]int64{6, 0, 0, 0, 0})
-}
-
-// TestProxyInterim drops a 103 Early Hints before the real answer.
-func TestProxyInterim(t *testing.T) {
-	t.Parallel()
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		for {
-			if _, _, err := readReq(br); err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n")
-			time.Sleep(10 * time.Millisecond)
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	for range 2 {
-		c.send(t, get("/up/hints"))
-		line, err := c.br.Peek(12)
-		if err != nil || string(line) != "HTTP/1.1 200" {
-			t.Fatalf("answer starts %q (%v), want HTTP/1.1 200", line, err)
-		}
-		expect(t, c, "GET", 200, "ok")
-	}
-	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
-}
-
 // TestProxyUpstreamDown answers 502 when the upstream refuses, and the
 // client's connection goes on.
 func TestProxyUpstreamDown(t *testing.T) {
@@ -452,99 +354,6 @@ func TestProxyStaleRetry(t *testing.T) {
 	if n := up.accepts.Load(); n != 3 {
 		t.Fatalf("the upstream saw %d connections, want 3", n)
 	}
-}
-
-// TestProxyClientLeaves closes the upstream connection when the client
-// leaves in the middle of an answer.
-func TestProxyClientLeaves(t *testing.T) {
-	t.Parallel()
-	upErr := make(chan error, 1)
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		if _, _, err := readReq(br); err != nil {
-			upErr <- err
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n")
-		_, _ = c.Write(make([]byte, 64<<10))
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err := br.ReadByte()
-		upErr <- err
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, get("/up/big"))
-	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(r.Body, make([]byte, 1000)); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Close()
-	select {
-	case err := <-upErr:
-		if !errors.Is(err, io.EOF) {
-			t.Fatalf("the upstream read %v, want EOF: brink kept the connection", err)
-		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("the upstream connection stayed open")
-	}
-	if got := tu.counts(); got[0] != 0 {
-		t.Fatalf("outcomes %v: a cut answer counted OK", got)
-	}
-}
-
-// TestProxyMalformedAnswer answers 502 for an answer that is not HTTP.
-func TestProxyMalformedAnswer(t *testing.T) {
-	t.Parallel()
-	answers := map[string]string{
-		"/up/status":   "HTTP/1.1 2OO OK\r\n\r\n",
-		"/up/length":   "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
-		"/up/not-http": "SSH-2.0-OpenSSH_9.2\r\n",
-		"/up/upgrade":  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-	}
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		r, _, err := readReq(br)
-		if err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, answers[r.URL.Path])
-		_, _ = io.Copy(io.Discard, br)
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	for path := range answers {
-		c := dial(t, s.addr)
-		c.send(t, get(path))
-		expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
-		c.send(t, get("/other"))
-		expect(t, c, "GET", 200, "GET /other ")
-	}
-	tu.waitCounts(t, [5]int64{0, 0, int64(len(answers)), 0, 0})
-}
-
-// TestProxyUpstreamCutsBody ends the client's connection when the
-// upstream closes in the middle of a body: the client cannot be told
-// otherwise.
-func TestProxyUpstreamCutsBody(t *testing.T) {
-	t.Parallel()
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		if _, _, err := readReq(br); err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, get("/up/cut"))
-	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(r.Body)
-	if !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "only this" {
-		t.Fatalf("cut body %q, %v; want %q and an unexpected EOF", b, err, "only this")
-	}
-	tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
 }
 
 // bigAnswer is the 4 MiB body of TestProxyLargeAnswer.
@@ -1313,71 +1122,6 @@ func proxyConcurrent(t *testing.T, f *httpFixture) {
 	}
 }
 
-// TestProxyTrickle passes an answer that arrives a few bytes at a time:
-// a 103, then a chunked answer with a trailer, each write its own segment.
-func TestProxyTrickle(t *testing.T) {
-	t.Parallel()
-	answer := "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n" +
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Trickle: yes\r\n\r\n" +
-		"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		for {
-			if _, _, err := readReq(br); err != nil {
-				return
-			}
-			for b := answer; len(b) > 0; b = b[min(len(b), 3):] {
-				if _, err := io.WriteString(c, b[:min(len(b), 3)]); err != nil {
-					return
-				}
-				time.Sleep(200 * time.Microsecond)
-			}
-		}
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	for range 2 {
-		c.send(t, get("/up/trickle"))
-		r := expect(t, c, "GET", 200, "hello world")
-		if r.Header.Get("X-Trickle") != "yes" || r.Close {
-			t.Fatalf("trickled answer: close %v header %v", r.Close, r.Header)
-		}
-	}
-	if n := up.accepts.Load(); n != 1 {
-		t.Fatalf("the upstream saw %d connections, want 1", n)
-	}
-	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
-}
-
-// TestProxyHTTP10Upstream passes HTTP/1.0 answers: one with
-// Content-Length keeps the client's connection but not the upstream's,
-// one delimited by the close ends both.
-func TestProxyHTTP10Upstream(t *testing.T) {
-	t.Parallel()
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		r, _, err := readReq(br)
-		if err != nil {
-			return
-		}
-		if r.URL.Path == "/up/length" {
-			_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nlength")
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\n\r\nuntil close")
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, get("/up/length"))
-	if r := expect(t, c, "GET", 200, "length"); r.Close || r.ProtoMinor != 1 {
-		t.Fatalf("HTTP/1.0 answer with a length: HTTP/1.%d close %v", r.ProtoMinor, r.Close)
-	}
-	c.send(t, get("/up/close"))
-	if r := expect(t, c, "GET", 200, "until close"); !r.Close {
-		t.Fatal("a close-delimited HTTP/1.0 answer keeps the connection")
-	}
-	c.closed(t)
-	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
-}
-
 // TestProxyTimeoutNotEarly: an upstream that answers within
 // ProxyConfig.Timeout is not cut off, whatever the phase of the loop's
 // coarse clock (a tick of 1 s here, the default's) when the request came.
@@ -1516,4 +1260,267 @@ func TestProxyDialTimeout(t *testing.T) {
 	c.send(t, get("/other"))
 	expect(t, c, "GET", 200, "GET /other ")
 	tu.waitCounts(t, [5]int64{0, 0, 0, 1, 0})
+}
+
+// closeBody is the close-delimited answer's body.
+var closeBody = strings.Repeat("close-delimited body. ", 500)
+
+// trickleAnswer is sent a few bytes a write: a 103, then a chunked answer
+// with a chunk extension and a trailer.
+const trickleAnswer = "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n" +
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Trickle: yes\r\n\r\n" +
+	"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
+
+// malformedAnswers are answers the proxy refuses (502), by path.
+var malformedAnswers = map[string]string{
+	"/up/malformed/status":   "HTTP/1.1 2OO OK\r\n\r\n",
+	"/up/malformed/length":   "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+	"/up/malformed/not-http": "SSH-2.0-OpenSSH_9.2\r\n",
+	"/up/malformed/upgrade":  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+}
+
+// rawFixture is one proxy in front of a hand-written upstream that
+// answers each request as its path's second segment says, shared by the
+// subtests of TestProxyRawUpstream.
+type rawFixture struct {
+	s    *server
+	tu   *testUpstream
+	up   *rawUpstream
+	left chan error // how the upstream connection of /up/leave ended
+}
+
+// answerRaw answers one request r on an upstream connection; false ends
+// the connection.
+func (f *rawFixture) answerRaw(c net.Conn, br *bufio.Reader, r *http.Request) bool {
+	write := func(a string) bool { _, err := io.WriteString(c, a); return err == nil }
+	p := r.URL.Path
+	switch scenario, _, _ := strings.Cut(strings.TrimPrefix(p, "/up/"), "/"); scenario {
+	case "close":
+		write("HTTP/1.1 200 OK\r\nX-Kind: close\r\n\r\n" + closeBody[:100])
+		time.Sleep(20 * time.Millisecond)
+		write(closeBody[100:])
+		return false
+	case "head":
+		return write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+	case "204":
+		return write("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n")
+	case "304":
+		return write("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 50\r\n\r\n")
+	case "hints":
+		write("HTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n")
+		time.Sleep(10 * time.Millisecond)
+		return write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	case "leave":
+		write("HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n")
+		_, _ = c.Write(make([]byte, 64<<10))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := br.ReadByte()
+		f.left <- err
+		return false
+	case "cut":
+		write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+		return false
+	case "trickle":
+		for b := trickleAnswer; len(b) > 0; b = b[min(len(b), 3):] {
+			if !write(b[:min(len(b), 3)]) {
+				return false
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		return true
+	case "http10":
+		if p == "/up/http10/length" {
+			write("HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nlength")
+		} else {
+			write("HTTP/1.0 200 OK\r\n\r\nuntil close")
+		}
+		return false
+	case "malformed":
+		write(malformedAnswers[p])
+		_, _ = io.Copy(io.Discard, br)
+		return false
+	}
+	return write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+}
+
+// TestProxyRawUpstream runs the cases of hand-written upstream answers,
+// one at a time, on one proxy; each starts with the outcome counts at 0.
+func TestProxyRawUpstream(t *testing.T) {
+	t.Parallel()
+	f := &rawFixture{left: make(chan error, 1)}
+	f.up = startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			r, _, err := readReq(br)
+			if err != nil || !f.answerRaw(c, br, r) {
+				return
+			}
+		}
+	})
+	f.s, f.tu = startProxy(t, f.up.addr(), ProxyConfig{}, proxyLoop())
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, *rawFixture)
+	}{
+		{"close-delimited", proxyCloseDelimited},
+		{"no-body answers", proxyNoBodyAnswers},
+		{"interim", proxyInterim},
+		{"client leaves", proxyClientLeaves},
+		{"malformed", proxyMalformed},
+		{"cut body", proxyCutBody},
+		{"trickle", proxyTrickle},
+		{"HTTP/1.0 upstream", proxyHTTP10Upstream},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range f.tu.done {
+				f.tu.done[i].Store(0)
+			}
+			f.tu.retried.Store(0)
+			tc.run(t, f)
+		})
+	}
+}
+
+// proxyCloseDelimited passes an answer that ends when the upstream
+// closes; the client's connection ends with it.
+func proxyCloseDelimited(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	c.send(t, get("/up/close"))
+	r := expect(t, c, "GET", 200, closeBody)
+	if !r.Close || r.Header.Get("X-Kind") != "close" {
+		t.Fatalf("close-delimited answer: close %v header %v", r.Close, r.Header)
+	}
+	c.closed(t)
+	f.tu.waitCounts(t, [5]int64{1, 0, 0, 0, 0})
+}
+
+// proxyNoBodyAnswers: the answers to HEAD, 204 and 304 have no body
+// whatever their Content-Length says, and the connections go on.
+func proxyNoBodyAnswers(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	c.send(t, "HEAD /up/head HTTP/1.1\r\nHost: t\r\n\r\n")
+	if r := expect(t, c, "HEAD", 200, ""); r.ContentLength != 100 {
+		t.Fatalf("HEAD answer Content-Length %d, want the upstream's 100", r.ContentLength)
+	}
+	first := f.up.accepts.Load()
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	c.send(t, get("/up/204"))
+	expect(t, c, "GET", 204, "")
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	c.send(t, get("/up/304"))
+	expect(t, c, "GET", 304, "")
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	if n := f.up.accepts.Load(); n != first {
+		t.Fatalf("the upstream saw %d new connections after the HEAD, want the HEAD's kept", n-first)
+	}
+	f.tu.waitCounts(t, [5]int64{6, 0, 0, 0, 0})
+}
+
+// proxyInterim drops a 103 Early Hints before the real answer.
+func proxyInterim(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	for range 2 {
+		c.send(t, get("/up/hints"))
+		line, err := c.br.Peek(12)
+		if err != nil || string(line) != "HTTP/1.1 200" {
+			t.Fatalf("answer starts %q (%v), want HTTP/1.1 200", line, err)
+		}
+		expect(t, c, "GET", 200, "ok")
+	}
+	f.tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// proxyClientLeaves closes the upstream connection when the client
+// leaves in the middle of an answer.
+func proxyClientLeaves(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	c.send(t, get("/up/leave"))
+	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	select {
+	case err := <-f.left:
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("the upstream read %v, want EOF: brink kept the connection", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the upstream connection stayed open")
+	}
+	if got := f.tu.counts(); got[0] != 0 {
+		t.Fatalf("outcomes %v: a cut answer counted OK", got)
+	}
+}
+
+// proxyMalformed answers 502 for answers that are not HTTP, or not one
+// the proxy can pass, and the client's connection goes on.
+func proxyMalformed(t *testing.T, f *rawFixture) {
+	for path := range malformedAnswers {
+		c := dial(t, f.s.addr)
+		c.send(t, get(path))
+		expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
+		c.send(t, get("/other"))
+		expect(t, c, "GET", 200, "GET /other ")
+	}
+	f.tu.waitCounts(t, [5]int64{0, 0, int64(len(malformedAnswers)), 0, 0})
+}
+
+// proxyCutBody ends the client's connection when the upstream closes in
+// the middle of a body: the client cannot be told otherwise.
+func proxyCutBody(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	c.send(t, get("/up/cut"))
+	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "only this" {
+		t.Fatalf("cut body %q, %v; want %q and an unexpected EOF", b, err, "only this")
+	}
+	f.tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
+}
+
+// proxyTrickle passes an answer that arrives a few bytes at a time, over
+// one kept-alive upstream connection.
+func proxyTrickle(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	var first int64
+	for i := range 2 {
+		c.send(t, get("/up/trickle"))
+		r := expect(t, c, "GET", 200, "hello world")
+		if r.Header.Get("X-Trickle") != "yes" || r.Close {
+			t.Fatalf("trickled answer: close %v header %v", r.Close, r.Header)
+		}
+		if i == 0 {
+			first = f.up.accepts.Load()
+		}
+	}
+	if n := f.up.accepts.Load(); n != first {
+		t.Fatalf("the upstream saw %d new connections for the second answer, want none", n-first)
+	}
+	f.tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// proxyHTTP10Upstream passes HTTP/1.0 answers: one with Content-Length
+// keeps the client's connection (not the upstream's), one delimited by
+// the close ends both.
+func proxyHTTP10Upstream(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	c.send(t, get("/up/http10/length"))
+	if r := expect(t, c, "GET", 200, "length"); r.Close || r.ProtoMinor != 1 {
+		t.Fatalf("HTTP/1.0 answer with a length: HTTP/1.%d close %v", r.ProtoMinor, r.Close)
+	}
+	c.send(t, get("/up/http10/close"))
+	if r := expect(t, c, "GET", 200, "until close"); !r.Close {
+		t.Fatal("a close-delimited HTTP/1.0 answer keeps the connection")
+	}
+	c.closed(t)
+	f.tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
 }
