@@ -393,28 +393,6 @@ func readSlowly(t *testing.T, c *client) ([32]byte, int64) {
 	return [32]byte(h.Sum(nil)), n
 }
 
-// TestProxyBodyTooLarge answers 413 for a body over
-// ProxyConfig.MaxBodyBytes without asking the upstream.
-func TestProxyBodyTooLarge(t *testing.T) {
-	t.Parallel()
-	addr, conns := httpUpstream(t, upHandler)
-	s, tu := startProxy(t, addr, ProxyConfig{MaxBodyBytes: 16}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, "POST /up/big HTTP/1.1\r\nHost: t\r\nContent-Length: 32\r\n\r\n"+strings.Repeat("x", 32))
-	expect(t, c, "POST", 413, `{"error":"Request Entity Too Large"}`)
-	c.send(t, "POST /up/small HTTP/1.1\r\nHost: t\r\nContent-Length: 16\r\n\r\n"+strings.Repeat("y", 16))
-	expect(t, c, "POST", 200, upBody("POST", "/up/small", strings.Repeat("y", 16)))
-	c.send(t, "POST /up/big HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 17\r\n\r\n"+strings.Repeat("x", 17))
-	if r := expect(t, c, "POST", 413, `{"error":"Request Entity Too Large"}`); !r.Close {
-		t.Fatal("413 to Connection: close does not close")
-	}
-	c.closed(t)
-	if n := conns.Load(); n != 1 {
-		t.Fatalf("the upstream saw %d connections, want 1", n)
-	}
-	tu.waitCounts(t, [5]int64{1, 2, 0, 0, 0})
-}
-
 // TestProxyShutdown: Run returns within its grace while forwarded
 // requests wait for an upstream that never answers, and closes those
 // upstream connections without dialling new ones (the server is stopping:
@@ -714,24 +692,6 @@ func TestProxySlowUpstream(t *testing.T) {
 	expect(t, c, "GET", 200, "slow")
 	expect(t, c, "GET", 200, "slow")
 	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
-}
-
-// TestProxyAnswerHeadTooLarge answers 502 for an answer head over
-// MaxAnswerHeadBytes.
-func TestProxyAnswerHeadTooLarge(t *testing.T) {
-	t.Parallel()
-	up := startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
-		if _, _, err := readReq(br); err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("b", 2000)+"\r\nContent-Length: 2\r\n\r\nok")
-		_, _ = io.Copy(io.Discard, br)
-	})
-	s, tu := startProxy(t, up.addr(), ProxyConfig{MaxAnswerHeadBytes: 1024}, proxyLoop())
-	c := dial(t, s.addr)
-	c.send(t, get("/up/bighead"))
-	expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
-	tu.waitCounts(t, [5]int64{0, 0, 1, 0, 0})
 }
 
 // TestProxyBacklogBound cuts a client that falls ProxyConfig.MaxBacklog
@@ -1291,7 +1251,7 @@ type rawFixture struct {
 
 // answerRaw answers one request r on an upstream connection; false ends
 // the connection.
-func (f *rawFixture) answerRaw(c net.Conn, br *bufio.Reader, r *http.Request) bool {
+func (f *rawFixture) answerRaw(c net.Conn, br *bufio.Reader, r *http.Request, body []byte) bool {
 	write := func(a string) bool { _, err := io.WriteString(c, a); return err == nil }
 	p := r.URL.Path
 	switch scenario, _, _ := strings.Cut(strings.TrimPrefix(p, "/up/"), "/"); scenario {
@@ -1339,6 +1299,14 @@ func (f *rawFixture) answerRaw(c net.Conn, br *bufio.Reader, r *http.Request) bo
 		write(malformedAnswers[p])
 		_, _ = io.Copy(io.Discard, br)
 		return false
+	case "bighead":
+		// Over the default MaxAnswerHeadBytes (64 KiB).
+		write("HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("b", 70<<10) + "\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.Copy(io.Discard, br)
+		return false
+	case "body":
+		a := fmt.Sprintf("%s %d %q", r.Method, r.ContentLength, body)
+		return write(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(a), a))
 	}
 	return write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 }
@@ -1350,13 +1318,13 @@ func TestProxyRawUpstream(t *testing.T) {
 	f := &rawFixture{left: make(chan error, 1)}
 	f.up = startRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
 		for {
-			r, _, err := readReq(br)
-			if err != nil || !f.answerRaw(c, br, r) {
+			r, body, err := readReq(br)
+			if err != nil || !f.answerRaw(c, br, r, body) {
 				return
 			}
 		}
 	})
-	f.s, f.tu = startProxy(t, f.up.addr(), ProxyConfig{}, proxyLoop())
+	f.s, f.tu = startProxy(t, f.up.addr(), ProxyConfig{MaxBodyBytes: 1024}, proxyLoop())
 	for _, tc := range []struct {
 		name string
 		run  func(*testing.T, *rawFixture)
@@ -1369,6 +1337,8 @@ func TestProxyRawUpstream(t *testing.T) {
 		{"cut body", proxyCutBody},
 		{"trickle", proxyTrickle},
 		{"HTTP/1.0 upstream", proxyHTTP10Upstream},
+		{"answer head too large", proxyAnswerHeadTooLarge},
+		{"body too large", proxyBodyTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for i := range f.tu.done {
@@ -1523,4 +1493,37 @@ func proxyHTTP10Upstream(t *testing.T, f *rawFixture) {
 	}
 	c.closed(t)
 	f.tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}
+
+// proxyAnswerHeadTooLarge answers 502 for an answer head over
+// MaxAnswerHeadBytes.
+func proxyAnswerHeadTooLarge(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	c.send(t, get("/up/bighead"))
+	expect(t, c, "GET", 502, `{"error":"Bad Gateway"}`)
+	c.send(t, get("/up/ok"))
+	expect(t, c, "GET", 200, "ok")
+	f.tu.waitCounts(t, [5]int64{1, 0, 1, 0, 0})
+}
+
+// proxyBodyTooLarge answers 413 for a body over ProxyConfig.MaxBodyBytes
+// (1 KiB here) without asking the upstream, and goes on.
+func proxyBodyTooLarge(t *testing.T, f *rawFixture) {
+	c := dial(t, f.s.addr)
+	before := f.up.accepts.Load()
+	c.send(t, "POST /up/body HTTP/1.1\r\nHost: t\r\nContent-Length: 1025\r\n\r\n"+strings.Repeat("x", 1025))
+	expect(t, c, "POST", 413, `{"error":"Request Entity Too Large"}`)
+	if n := f.up.accepts.Load(); n != before {
+		t.Fatal("the upstream was dialled for a body over the bound")
+	}
+	f.tu.waitCounts(t, [5]int64{0, 1, 0, 0, 0})
+	body := strings.Repeat("y", 1024)
+	c.send(t, "POST /up/body HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n"+body)
+	expect(t, c, "POST", 200, fmt.Sprintf("POST 1024 %q", body))
+	c.send(t, "POST /up/body HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 1025\r\n\r\n"+strings.Repeat("x", 1025))
+	if r := expect(t, c, "POST", 413, `{"error":"Request Entity Too Large"}`); !r.Close {
+		t.Fatal("413 to Connection: close does not close")
+	}
+	c.closed(t)
+	f.tu.waitCounts(t, [5]int64{1, 2, 0, 0, 0})
 }
