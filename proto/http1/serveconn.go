@@ -234,11 +234,14 @@ func (c *blockingConn) release() {
 	c.nc, c.in, c.drain = nil, nil, nil
 	c.br.Reset(nil)
 	c.bw.Reset(nil)
-	// Buffers grown by a large body or answer are not kept.
-	if cap(c.req) > 16<<10 {
+	// The pool holds about as many as requests are served at once, not
+	// connections: buffers a forward grew are kept (c.out takes a head
+	// and an upstream read, up to MaxAnswerHeadBytes and 64 KiB by
+	// default), except for an outsized body.
+	if cap(c.req) > 256<<10 {
 		c.req = make([]byte, 0, 1024)
 	}
-	if cap(c.out) > 16<<10 {
+	if cap(c.out) > 256<<10 {
 		c.out = make([]byte, 0, 1024)
 	}
 	c.sc.conns.Put(c)
