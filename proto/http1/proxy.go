@@ -486,6 +486,7 @@ func (p *proxy) clientClosed(f *fwd, slot *any) {
 	}
 	p.unlink(f, lp)
 	f.active = false
+	f.c.Unhold() // a closing connection's linger applies again
 }
 
 // tick applies the forwards' deadlines and closes idle upstream

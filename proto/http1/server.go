@@ -173,7 +173,6 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		// Waiting for the upstream's answer: later requests wait too.
 		if len(in) > s.cfg.MaxHeaderBytes+s.cfg.MaxBodyBytes {
 			s.proxy.clientClosed(st.fwd, c.LoopLocal())
-			c.Unhold() // the loop's linger applies again
 			return len(in), loop.Close
 		}
 		return 0, loop.Continue
