@@ -74,6 +74,17 @@
 // body are retried, once, after a connection error; never after a timeout.
 // Failures are counted and logged at most once a second.
 //
+// A path with a dot segment ("/a/../b", also percent-encoded: "%2e%2e")
+// matches no route, and Handle answers it 400 {"error":"path with a dot
+// segment"}: the path is forwarded as sent under URL's path, so an
+// upstream that resolves dot segments would serve one outside it.
+// Browsers resolve them before sending.
+//
+// In brink, the plain-HTTP event loop (for an http:// URL) and the TLS
+// relay service (http1.Server.ServeConn) forward as bytes through
+// AppendRequestHead; HTTP/1.0 requests, and relay routes in front of the
+// flag API over TLS, go through Handle.
+//
 // A front that forwards requests as bytes itself (a proxy on the event
 // loop) uses AppendRequestHead instead of Handle: from the head the client
 // sent (fasthttp has parsed it) it appends the upstream request's head
