@@ -23,6 +23,12 @@ const (
 	// serveConnFlushTimeout bounds writing the end of a forwarded answer
 	// (what c.bw holds) once the upstream's part is done.
 	serveConnFlushTimeout = 15 * time.Second
+	// serveConnHotWait is how long a kept-alive connection keeps its
+	// buffers waiting for its next request, before it gives them back for
+	// the rest of ServeConnIdleTimeout: a busy client's requests follow
+	// each other faster (and pay nothing for the release), an SDK polling
+	// every few seconds holds none between polls.
+	serveConnHotWait = 250 * time.Millisecond
 )
 
 // httpStater is implemented by a connection whose server wants to know
@@ -145,8 +151,9 @@ func (in *connInput) Read(p []byte) (int, error) {
 // The first request has ServeConnReadTimeout to arrive whole (as with
 // fasthttp.Server); a kept-alive connection then waits up to
 // ServeConnIdleTimeout for a request to start, which has
-// ServeConnReadTimeout from there. While it waits it holds no buffers:
-// they go back to a pool, and the first byte is read on its own.
+// ServeConnReadTimeout from there. Past the first 250 ms of such a wait
+// it holds no buffers: they go back to a pool, and the next request's
+// first byte is read on its own.
 // Pipelined answers go out in one write. When nc has Draining
 // (tlsterm.Conn) the answer given while it reports true closes the
 // connection, and when nc reports its HTTP state (tlsterm.Conn's HTTPNew,
@@ -175,22 +182,41 @@ func (s *Server) serveConn(nc net.Conn) error {
 		return err
 	}
 	in := &connInput{nc: nc}
+	c := sc.get(s, nc, in)
 	for {
-		c := sc.get(s, nc, in)
 		idle, err := c.serve(st)
-		c.release()
 		if !idle || err != nil {
+			c.release()
 			return err
 		}
-		// Wait for the next request without buffers.
 		if st != nil && st.HTTPIdle() {
+			c.release()
 			return nil
 		}
-		if err := nc.SetReadDeadline(time.Now().Add(ServeConnIdleTimeout)); err != nil {
+		// A busy client's next request comes soon: wait a moment for it
+		// with the buffers,
+		if err := nc.SetReadDeadline(time.Now().Add(serveConnHotWait)); err != nil {
+			c.release()
+			return err
+		}
+		_, err = c.br.Peek(1)
+		if err == nil {
+			if err := nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
+				c.release()
+				return err
+			}
+			continue
+		}
+		c.release()
+		if !isTimeout(err) {
+			return err
+		}
+		// then without them.
+		if err := nc.SetReadDeadline(time.Now().Add(ServeConnIdleTimeout - serveConnHotWait)); err != nil {
 			return err
 		}
 		if _, err := io.ReadFull(nc, in.b[:]); err != nil {
-			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			if isTimeout(err) {
 				return nil // an idle connection's end, not an error
 			}
 			return err
@@ -199,7 +225,13 @@ func (s *Server) serveConn(nc net.Conn) error {
 		if err := nc.SetReadDeadline(time.Now().Add(ServeConnReadTimeout)); err != nil {
 			return err
 		}
+		c = sc.get(s, nc, in)
 	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
 }
 
 // get returns pooled state for serving nc.

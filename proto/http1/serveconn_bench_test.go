@@ -335,7 +335,8 @@ func scBenchRound(b *testing.B, c net.Conn, br *bufio.Reader, req []byte) bool {
 
 // BenchmarkServeConnIdleMemory reports the heap held per idle kept-alive
 // connection (plain TCP, after one forwarded request each) by ServeConn
-// ("bytes", which pools its buffers while a connection waits) and by
+// ("bytes", which pools its buffers once a connection waited
+// serveConnHotWait) and by
 // fasthttp.Server.ServeConn with HostClient ("hostclient"); goroutine
 // stacks are not counted.
 func BenchmarkServeConnIdleMemory(b *testing.B) {
@@ -358,6 +359,7 @@ func BenchmarkServeConnIdleMemory(b *testing.B) {
 				}
 				var before, after runtime.MemStats
 				runtime.GC()
+				runtime.GC()
 				runtime.ReadMemStats(&before)
 				cs := make([]net.Conn, conns)
 				for i := range cs {
@@ -366,8 +368,9 @@ func BenchmarkServeConnIdleMemory(b *testing.B) {
 						return
 					}
 				}
-				time.Sleep(20 * time.Millisecond) // the servers reach their idle wait
+				time.Sleep(serveConnHotWait + 100*time.Millisecond) // the servers reach their long idle wait
 				runtime.GC()
+				runtime.GC() // a sync.Pool keeps what it holds for one more cycle
 				runtime.ReadMemStats(&after)
 				perConn = float64(after.HeapAlloc-before.HeapAlloc) / conns
 				for _, c := range cs {
