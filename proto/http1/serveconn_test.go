@@ -1141,3 +1141,28 @@ func TestServeConnDrainDuringForward(t *testing.T) {
 	}
 	f.up.want(t, [5]int64{1, 0, 1, 0, 1})
 }
+
+// TestServeConnLongIdle: a kept-alive connection that waits past
+// serveConnHotWait (and gives its buffers back) serves its next requests,
+// pipelined ones and bodies included, as before.
+func TestServeConnLongIdle(t *testing.T) {
+	t.Parallel()
+	addr, conns := scHTTPUpstream(t, scUpHandler)
+	f := startFront(t, addr, ProxyConfig{}, nil)
+	c := scDial(t, f, nil)
+	for i := range 3 {
+		c.send(t, get("/up/a"))
+		scExpect(t, c, "GET", 200, scBody("GET", "/up/a", ""))
+		time.Sleep(serveConnHotWait + 50*time.Millisecond)
+		c.send(t, "POST /up/b HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"+get("/other"))
+		scExpect(t, c, "POST", 200, scBody("POST", "/up/b", "abc"))
+		scExpect(t, c, "GET", 200, "GET /other ")
+		if i < 2 {
+			time.Sleep(serveConnHotWait + 50*time.Millisecond)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("the upstream saw %d connections, want 1", n)
+	}
+	f.up.want(t, [5]int64{6, 0, 0, 0, 0})
+}
