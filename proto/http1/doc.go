@@ -66,6 +66,17 @@
 // Upstream.Done. HTTP/1.0 requests take the handler's path: their answers
 // could not be chunked.
 //
+// ServeConn serves a connection that is not on the loop (in brink, a
+// TLS-terminated one, on the goroutine tlsterm gives it) with the same
+// Handler and Proxy: a blocking twin of the above (serveconn.go), whose
+// forwarded requests share one pool of upstream connections
+// (connpool.go; TLS ones after SetUpstreamTLS, for an https upstream)
+// across ServeConn calls. It follows fasthttp.Server's timeouts (15 s to
+// read a request, 90 s idle) and tells a tlsterm.Conn its HTTP state, so
+// tlsterm's drain closes the connections that wait for a request at once.
+// Between requests a kept-alive connection gives its buffers back to the
+// pool after 250 ms and holds about 1 KiB.
+//
 // Allocation: a request whose handler allocates nothing is served without
 // allocating. Concurrency: Server's methods are called by the loop, one
 // at a time per connection; a Server serves any number of connections

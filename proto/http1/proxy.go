@@ -23,7 +23,8 @@ const (
 // Upstream is what the proxy asks of the application (in brink, the
 // relay): which requests go upstream, the upstream request head for each,
 // the error answers, and where outcomes are recorded. Its methods run on
-// the loop goroutines and must not block.
+// the loop goroutines, and on ServeConn's goroutines, concurrently; they
+// must not block.
 type Upstream interface {
 	// Match reports whether the request is forwarded.
 	Match(ctx *fasthttp.RequestCtx) bool

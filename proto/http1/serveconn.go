@@ -56,22 +56,7 @@ type serveConns struct {
 	conns sync.Pool // *blockingConn
 }
 
-// shared holds each Server's serveConns. TEMPORARY: it belongs in a field
-// of Server (server.go), created in New; until then it is kept here,
-// keyed by *Server, and lives as long as the process.
-var shared sync.Map // *Server → *serveConns
-
-func (s *Server) serveConns() *serveConns {
-	if v, ok := shared.Load(s); ok {
-		return v.(*serveConns)
-	}
-	sc := &serveConns{}
-	if s.proxy != nil {
-		sc.pool = newConnPool(&s.proxy.cfg)
-	}
-	v, _ := shared.LoadOrStore(s, sc)
-	return v.(*serveConns)
-}
+func (s *Server) serveConns() *serveConns { return s.sc }
 
 // SetUpstreamTLS makes ServeConn's upstream connections TLS with cfg (an
 // https upstream; cfg.ServerName defaults to ProxyConfig.Addr's host).

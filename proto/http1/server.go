@@ -63,6 +63,7 @@ type Server struct {
 	parsers sync.Pool // *parser
 	states  sync.Pool // *connState
 	proxy   *proxy
+	sc      *serveConns // ServeConn's shared state (serveconn.go)
 }
 
 var _ loop.Handler = (*Server)(nil)
@@ -94,6 +95,10 @@ func New(cfg Config) (*Server, error) {
 		c.MaxAnswerHeadBytes = cmp.Or(c.MaxAnswerHeadBytes, 64<<10)
 		c.MaxBacklog = cmp.Or(c.MaxBacklog, 64<<20)
 		s.proxy = &proxy{s: s, cfg: c, up: c.Upstream}
+	}
+	s.sc = &serveConns{}
+	if s.proxy != nil {
+		s.sc.pool = newConnPool(&s.proxy.cfg)
 	}
 	return s, nil
 }
@@ -132,6 +137,7 @@ func (s *Server) putParser(p *parser) {
 	p.ctx.Request.Reset()
 	p.ctx.Response.Reset()
 	p.ctx.ResetUserValues()
+	p.ctx.Hijack(nil) // a hijacking handler must not leave the pooled ctx hijacked
 	p.rd.reset(nil)
 	p.br.Reset(&p.rd)
 	p.bw.Reset(io.Discard)
