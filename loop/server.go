@@ -26,7 +26,7 @@ type Server struct {
 
 	conns    atomic.Int64 // open connections of this Server
 	draining atomic.Bool
-	stopping atomic.Bool // the engines are closing every connection
+	stopping atomic.Bool  // the engines are closing every connection
 	clock    atomic.Int64 // coarse now, UnixNano, set by the ticker
 	pool     sync.Pool    // *Conn
 
