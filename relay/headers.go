@@ -286,24 +286,7 @@ func hostWithoutPort(h []byte) []byte {
 }
 
 // equalFold compares b and s ASCII-case-insensitively.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
+func equalFold(b []byte, s string) bool { return equalFoldBytes(b, s2b(s)) }
 
 // hasPathPrefix reports whether path is prefix or continues it at a '/'
 // (any continuation when prefix ends in '/').
