@@ -43,6 +43,7 @@ type upstreamConn struct {
 	br        *bufio.Reader
 	rf        RespFrame
 	idleSince time.Time
+	reused    bool // it carried an answer before: a 408 on it is stale
 }
 
 func newConnPool(cfg *ProxyConfig) *connPool {
@@ -111,6 +112,7 @@ func (p *connPool) dial(deadline time.Time) (*upstreamConn, error) {
 // put makes u idle for the next request.
 func (p *connPool) put(u *upstreamConn) {
 	u.idleSince = time.Now()
+	u.reused = true
 	p.mu.Lock()
 	p.idle = append(p.idle, u)
 	if !p.armed {

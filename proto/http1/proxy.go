@@ -75,6 +75,7 @@ var (
 	errNoFreeConns   = errors.New("http1: no free upstream connection on this loop")
 	errUpstreamEnded = errors.New("http1: the upstream closed the connection before the answer ended")
 	errAnswerTimeout = errors.New("http1: the upstream did not answer in time")
+	errStale408      = errors.New("http1: 408 on a kept-alive upstream connection: it timed out while idle")
 )
 
 // proxy forwards the requests Upstream matches to the upstream over
@@ -111,6 +112,7 @@ type upConn struct {
 	f          *fwd // the request it carries, nil while idle
 	rf         RespFrame
 	headDone   bool
+	reused     bool // it carried an answer before: a 408 on it is stale
 	dead       bool // closed, or being closed: out of the pool's count
 	idleSince  int64
 	prev, next *upConn // the idle list
@@ -290,6 +292,13 @@ func (p *proxy) OnOutData(o *loop.Out, in []byte) (int, bool) {
 			u.rf.Reset(f.head)
 			continue
 		}
+		if u.rf.Status == 408 && u.reused {
+			// Not an answer: the upstream timed the kept-alive connection
+			// out while it was idle (as Go's transport reads it). Retried
+			// as a lost connection.
+			p.lost(u, lp)
+			return len(in), true
+		}
 		f.closeClient = f.closeClient || c.Draining()
 		lp.scratch = u.rf.AppendClientHead(lp.scratch[:0], in[n:n+m], f.closeClient)
 		_, _ = c.Write(lp.scratch)
@@ -443,6 +452,7 @@ func (p *proxy) release(u *upConn, lp *loopPool) {
 	if u.dead {
 		return
 	}
+	u.reused = true
 	u.idleSince = u.o.Now()
 	u.prev, u.next = nil, lp.idle
 	if lp.idle != nil {

@@ -1527,3 +1527,32 @@ func proxyBodyTooLarge(t *testing.T, f *rawFixture) {
 	c.closed(t)
 	f.tu.waitCounts(t, [5]int64{1, 2, 0, 0, 0})
 }
+
+// TestProxyIdle408 drops a kept-alive upstream connection on which the
+// upstream sends a 408 while it is idle: the next request goes to a new
+// connection and gets its own answer, not the 408.
+func TestProxyIdle408(t *testing.T) {
+	t.Parallel()
+	up := startRaw(t, func(i int, c net.Conn, br *bufio.Reader) {
+		for n := 0; ; n++ {
+			r, _, err := readReq(br)
+			if err != nil {
+				return
+			}
+			a := fmt.Sprintf("conn %d: %s", i, r.URL.Path)
+			_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(a), a)
+			if i == 0 && n == 0 {
+				time.Sleep(20 * time.Millisecond)
+				_, _ = io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+			}
+		}
+	})
+	s, tu := startProxy(t, up.addr(), ProxyConfig{}, proxyLoop())
+	c := dial(t, s.addr)
+	c.send(t, get("/up/1"))
+	expect(t, c, "GET", 200, "conn 0: /up/1")
+	time.Sleep(100 * time.Millisecond)
+	c.send(t, get("/up/2"))
+	expect(t, c, "GET", 200, "conn 1: /up/2")
+	tu.waitCounts(t, [5]int64{2, 0, 0, 0, 0})
+}

@@ -536,6 +536,11 @@ func (c *blockingConn) exchange(u *upstreamConn, head bool, deadline time.Time, 
 				rf.Reset(head)
 				continue
 			}
+			if m > 0 && rf.Status == 408 && u.reused {
+				// A kept-alive connection the upstream timed out (a 408
+				// it sent while the connection was idle), not an answer.
+				return false, errStale408
+			}
 			if m > 0 {
 				*closing = *closing || c.draining() || rf.Framing == FramingClose
 				c.out = rf.AppendClientHead(c.out[:0], b[:m], *closing)

@@ -1166,3 +1166,37 @@ func TestServeConnLongIdle(t *testing.T) {
 	}
 	f.up.want(t, [5]int64{6, 0, 0, 0, 0})
 }
+
+// TestServeConnStale408 takes a 408 the upstream sent on an idle
+// kept-alive connection for what it is, a timed-out connection, not the
+// next request's answer: the request is retried on a new connection.
+func TestServeConnStale408(t *testing.T) {
+	t.Parallel()
+	addr, accepts := scRawUpstream(t, func(i int, c net.Conn, br *bufio.Reader) {
+		for n := 0; ; n++ {
+			r, _, err := scReadReq(br)
+			if err != nil {
+				return
+			}
+			a := fmt.Sprintf("conn %d: %s", i, r.URL.Path)
+			_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(a), a)
+			if i == 0 && n == 0 {
+				// Idle (the answer has been read): time the connection
+				// out, without closing it.
+				time.Sleep(20 * time.Millisecond)
+				_, _ = io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+			}
+		}
+	})
+	f := startFront(t, addr, ProxyConfig{}, nil)
+	c := scDial(t, f, nil)
+	c.send(t, get("/up/1"))
+	scExpect(t, c, "GET", 200, "conn 0: /up/1")
+	time.Sleep(100 * time.Millisecond) // the 408 waits, unread, in the pooled connection
+	c.send(t, get("/up/2"))
+	scExpect(t, c, "GET", 200, "conn 1: /up/2")
+	f.up.want(t, [5]int64{2, 0, 0, 0, 1})
+	if n := accepts.Load(); n != 2 {
+		t.Fatalf("the upstream saw %d connections, want 2", n)
+	}
+}
