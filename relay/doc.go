@@ -81,9 +81,8 @@
 // Browsers resolve them before sending.
 //
 // In brink, the plain-HTTP event loop (for an http:// URL) and the TLS
-// relay service (http1.Server.ServeConn) forward as bytes through
-// AppendRequestHead; HTTP/1.0 requests, and relay routes in front of the
-// flag API over TLS, go through Handle.
+// services (http1.Server.ServeConn) forward as bytes through
+// AppendRequestHead; HTTP/1.0 requests go through Handle.
 //
 // A front that forwards requests as bytes itself (a proxy on the event
 // loop) uses AppendRequestHead instead of Handle: from the head the client

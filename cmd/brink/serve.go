@@ -343,14 +343,14 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 	return nil
 }
 
-// relayConnService serves terminated TLS connections with
+// connService serves terminated TLS connections with
 // http1.Server.ServeConn on their own goroutine: relay routes are
 // forwarded as bytes over a shared pool of upstream connections (TLS ones
 // for an https upstream, with the relay's mutual-TLS certificate); the
-// rest (/health, probes, HTTP/1.0) go to the relay-only front.
-func (s *server) relayConnService() (tlsterm.Service, error) {
+// rest (/health, probes, the flag API, HTTP/1.0) go to handler.
+func (s *server) connService(handler fasthttp.RequestHandler) (tlsterm.Service, error) {
 	e := s.edge
-	hs, err := http1.New(http1.Config{Handler: e.relayOnly, MaxBodyBytes: s.maxBody(), Logger: s.logger,
+	hs, err := http1.New(http1.Config{Handler: handler, MaxBodyBytes: s.maxBody(), Logger: s.logger,
 		Proxy: e.proxyConfig(s.g.Loops)})
 	if err != nil {
 		return nil, err
@@ -375,18 +375,19 @@ func (s *server) openTLS(handler fasthttp.RequestHandler) error {
 	}
 	services := map[string]tlsterm.Service{tlsterm.ServiceAPI: s.edge.tlsService(s.httpServer(handler))}
 	if s.edge.relay != nil {
-		// The relay's service forwards its routes as bytes
-		// (http1.Server.ServeConn); so does the API's service in relay
-		// mode, where it is the same relay-only front. In edge and offline
-		// mode the flag API keeps fasthttp.Server, and its relay routes
-		// relay.Handle.
-		rs, err := s.relayConnService()
+		// With a relay, both services forward its routes as bytes
+		// (http1.Server.ServeConn): the relay's, and the API's, whose
+		// other requests go to the flag API (in relay mode it is the same
+		// relay-only front).
+		rs, err := s.connService(s.edge.relayOnly)
 		if err != nil {
 			return err
 		}
 		services[serviceRelay] = rs
 		if s.edge.relayMode {
 			services[tlsterm.ServiceAPI] = rs
+		} else if services[tlsterm.ServiceAPI], err = s.connService(handler); err != nil {
+			return err
 		}
 	}
 	var routes []tlsterm.Route
