@@ -171,7 +171,7 @@
 //
 // # Metrics
 //
-//	brink_relay_requests_total{result="ok|too_large|bad_gateway|timeout"}
+//	brink_relay_requests_total{result="ok|too_large|bad_gateway|timeout|client_closed"}
 //	brink_relay_retries_total
 //	brink_relay_records_accepted_total, brink_relay_records_sent_total
 //	brink_relay_records_dropped_total{reason="queue_full|closed|rejected|spool_full|memory_full|spool_error|shutdown"}

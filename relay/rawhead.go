@@ -65,6 +65,9 @@ func (r *Relay) MaxResponseBytes() int { return r.cfg.MaxResponseBytes }
 // "Connection: close".
 var errAnswers = func() (a [numResults][2]string) {
 	for o := OutcomeTooLarge; o < numResults; o++ {
+		if failStatus[o] == 0 {
+			continue // not answered: the client is gone
+		}
 		head := "HTTP/1.1 " + strconv.Itoa(failStatus[o]) + " " + fasthttp.StatusMessage(failStatus[o]) + "\r\n" +
 			"Content-Type: application/json\r\nCache-Control: no-store\r\n" +
 			"Content-Length: " + strconv.Itoa(len(failBody[o])) + "\r\n"
@@ -78,11 +81,12 @@ var errAnswers = func() (a [numResults][2]string) {
 // that ended with the failed outcome o to dst: Handle's status and JSON
 // body ({"error":"..."}: 413, 502 "upstream unreachable", 504), with
 // Content-Type application/json, Cache-Control no-store, Content-Length,
-// no Date, and "Connection: close" when closeConn. For OutcomeOK (not a
-// failure) and values other than the Outcome constants, dst is returned
+// no Date, and "Connection: close" when closeConn. For OutcomeOK and
+// OutcomeClientClosed (no answer to give) and values other than the
+// Outcome constants, dst is returned
 // unchanged. It allocates nothing when dst has room.
 func AppendErrorAnswer(dst []byte, o Outcome, closeConn bool) []byte {
-	if o == OutcomeOK || o >= numResults {
+	if o >= numResults || failStatus[o] == 0 { // OutcomeOK, OutcomeClientClosed
 		return dst
 	}
 	if closeConn {

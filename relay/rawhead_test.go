@@ -596,7 +596,7 @@ func TestAppendErrorAnswer(t *testing.T) {
 			})
 		}
 	}
-	for _, o := range []Outcome{OutcomeOK, numResults, 200} {
+	for _, o := range []Outcome{OutcomeOK, OutcomeClientClosed, numResults, 200} {
 		if b := AppendErrorAnswer([]byte("x"), o, true); string(b) != "x" {
 			t.Errorf("AppendErrorAnswer(%v) = %q, want dst unchanged", o, b)
 		}
@@ -623,7 +623,8 @@ func TestDoneAndRetried(t *testing.T) {
 		reachable bool
 		known     bool
 	}{
-		{OutcomeTooLarge, nil, false, false}, // the upstream was not asked
+		{OutcomeTooLarge, nil, false, false},     // the upstream was not asked
+		{OutcomeClientClosed, nil, false, false}, // nor was it at fault
 		{OutcomeBadGateway, errors.New("connection refused"), false, true},
 		{OutcomeOK, nil, true, true},
 		{OutcomeTimeout, errors.New("timed out"), false, true},

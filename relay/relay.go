@@ -238,13 +238,17 @@ const (
 	OutcomeBadGateway
 	// OutcomeTimeout: no complete answer within Timeout ("timeout").
 	OutcomeTimeout
+	// OutcomeClientClosed: the client's connection ended before its
+	// answer did ("client_closed", nginx's 499); a front that forwards as
+	// bytes sees it, Handle does not.
+	OutcomeClientClosed
 	numResults
 )
 
-var resultNames = [numResults]string{"ok", "too_large", "bad_gateway", "timeout"}
+var resultNames = [numResults]string{"ok", "too_large", "bad_gateway", "timeout", "client_closed"}
 
 // String returns the outcome's result label ("ok", "too_large",
-// "bad_gateway", "timeout").
+// "bad_gateway", "timeout", "client_closed").
 func (o Outcome) String() string {
 	if o < numResults {
 		return resultNames[o]
@@ -278,15 +282,15 @@ var failBody = [numResults]string{
 // without Handle: it counts brink_relay_requests_total{result}, marks the
 // upstream reachable (OutcomeOK) or failed with err (OutcomeBadGateway,
 // OutcomeTimeout) for the health answer, and logs those failures at most
-// once a second, as Handle does. OutcomeTooLarge is only counted: the
-// upstream was not asked. Values other than the Outcome constants are
+// once a second, as Handle does. OutcomeTooLarge and OutcomeClientClosed
+// are only counted: they say nothing of the upstream. Values other than the Outcome constants are
 // ignored. Done allocates nothing, but for a failure whose message it
 // keeps (at most every 100 ms) or logs (at most once a second).
 func (r *Relay) Done(o Outcome, err error) {
 	switch o {
 	case OutcomeOK:
 		r.reach.succeeded()
-	case OutcomeTooLarge:
+	case OutcomeTooLarge, OutcomeClientClosed:
 	case OutcomeBadGateway:
 		r.reach.failed(err)
 		r.warn.warn("relay: upstream unreachable", err)

@@ -322,6 +322,8 @@ func relayOutcome(o http1.Outcome) relay.Outcome {
 		return relay.OutcomeTooLarge
 	case http1.OutcomeTimeout:
 		return relay.OutcomeTimeout
+	case http1.OutcomeClientClosed:
+		return relay.OutcomeClientClosed
 	}
 	return relay.OutcomeBadGateway
 }

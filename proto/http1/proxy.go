@@ -18,6 +18,7 @@ const (
 	OutcomeTooLarge           // the request body is over ProxyConfig.MaxBodyBytes
 	OutcomeBadGateway         // dial refused, connection reset or closed early, malformed answer
 	OutcomeTimeout            // no complete answer within ProxyConfig.Timeout
+	OutcomeClientClosed       // the client's connection ended before the answer did
 )
 
 // Upstream is what the proxy asks of the application (in brink, the
@@ -487,6 +488,7 @@ func (p *proxy) drop(u *upConn, lp *loopPool) {
 // clientClosed is called from OnClose while f is in flight: its
 // upstream connection, answer half-read, cannot be reused.
 func (p *proxy) clientClosed(f *fwd, slot *any) {
+	p.up.Done(OutcomeClientClosed, nil)
 	lp := p.pool(slot)
 	if u := f.u; u != nil {
 		u.f, f.u = nil, nil

@@ -872,6 +872,7 @@ func proxyInterim(t *testing.T, f *rawFixture) {
 // proxyClientLeaves closes the upstream connection when the client
 // leaves in the middle of an answer.
 func proxyClientLeaves(t *testing.T, f *rawFixture) {
+	closedBefore := f.tu.done[OutcomeClientClosed].Load()
 	c := dial(t, f.s.addr)
 	c.send(t, get("/up/leave"))
 	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
@@ -892,6 +893,9 @@ func proxyClientLeaves(t *testing.T, f *rawFixture) {
 	}
 	if got := f.tu.counts(); got[0] != 0 {
 		t.Fatalf("outcomes %v: a cut answer counted OK", got)
+	}
+	if f.tu.done[OutcomeClientClosed].Load() <= closedBefore {
+		t.Fatal("the client leaving mid-answer was not reported as OutcomeClientClosed")
 	}
 }
 

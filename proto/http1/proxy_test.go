@@ -28,7 +28,7 @@ import (
 // other fields kept except the framing and Connection ones; outcomes and
 // retries are counted.
 type testUpstream struct {
-	done    [4]atomic.Int64 // by Outcome
+	done    [5]atomic.Int64 // by Outcome
 	retried atomic.Int64
 	mu      sync.Mutex
 	errs    []string

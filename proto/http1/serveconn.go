@@ -453,7 +453,8 @@ func (c *blockingConn) forward() (closing bool, err error) {
 		switch {
 		case errors.As(err, &ce):
 			// The client left (or stopped reading): its connection ends,
-			// and no outcome is the upstream's, as on the loop.
+			// as on the loop.
+			p.up.Done(OutcomeClientClosed, nil)
 			return true, ce.err
 		case sent:
 			// The answer is broken half-way: the client cannot be told.

@@ -36,7 +36,7 @@ import (
 // client's other fields kept except the framing, Connection and Expect
 // ones; outcomes and retries are counted.
 type scUpstream struct {
-	done    [4]atomic.Int64 // by Outcome
+	done    [5]atomic.Int64 // by Outcome
 	retried atomic.Int64
 	mu      sync.Mutex
 	errs    []string
