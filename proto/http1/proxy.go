@@ -14,11 +14,11 @@ type Outcome uint8
 
 // The outcomes of a forwarded request.
 const (
-	OutcomeOK         Outcome = iota
-	OutcomeTooLarge           // the request body is over ProxyConfig.MaxBodyBytes
-	OutcomeBadGateway         // dial refused, connection reset or closed early, malformed answer
-	OutcomeTimeout            // no complete answer within ProxyConfig.Timeout
-	OutcomeClientClosed       // the client's connection ended before the answer did
+	OutcomeOK           Outcome = iota
+	OutcomeTooLarge             // the request body is over ProxyConfig.MaxBodyBytes
+	OutcomeBadGateway           // dial refused, connection reset or closed early, malformed answer
+	OutcomeTimeout              // no complete answer within ProxyConfig.Timeout
+	OutcomeClientClosed         // the client's connection ended before the answer did
 )
 
 // Upstream is what the proxy asks of the application (in brink, the
