@@ -320,8 +320,11 @@ func (p *proxy) OnOutData(o *loop.Out, in []byte) (int, bool) {
 	if !done {
 		if c.Flush() != nil {
 			// The client is gone or closing: OnClose dropped u, or (a
-			// closing connection, whose OnClose comes later) we do.
-			if f.active {
+			// closing connection, whose OnClose comes later) we do. Once
+			// OnClose ran, f is back in the pool with its connection's
+			// state, maybe taken by another loop: only u (this loop's)
+			// says which.
+			if u.f == f {
 				p.clientClosed(f, o.LoopLocal())
 			}
 			return len(in), true
