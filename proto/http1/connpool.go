@@ -69,10 +69,7 @@ func (p *connPool) get(deadline time.Time) (*upstreamConn, error) {
 			return u, nil
 		}
 		// The most recent is stale: so are all the others.
-		stale := append([]*upstreamConn(nil), p.idle...)
-		clear(p.idle)
-		p.idle = p.idle[:0]
-		p.open -= len(stale)
+		stale := p.takeIdle()
 		p.mu.Unlock()
 		closeAll(stale)
 		p.mu.Lock()
@@ -161,12 +158,19 @@ func (p *connPool) sweepIdle() {
 // closeIdle closes every idle connection.
 func (p *connPool) closeIdle() {
 	p.mu.Lock()
+	stale := p.takeIdle()
+	p.mu.Unlock()
+	closeAll(stale)
+}
+
+// takeIdle empties the idle list and returns what it held, no longer
+// counted open, for closeAll outside the lock. p.mu must be held.
+func (p *connPool) takeIdle() []*upstreamConn {
 	stale := append([]*upstreamConn(nil), p.idle...)
 	clear(p.idle)
 	p.idle = p.idle[:0]
 	p.open -= len(stale)
-	p.mu.Unlock()
-	closeAll(stale)
+	return stale
 }
 
 // counts returns the open and idle connections.

@@ -189,9 +189,7 @@ func (p *proxy) start(c *loop.Conn, st *connState, ctx *fasthttp.RequestCtx, raw
 	c.SetMaxBacklog(p.cfg.MaxBacklog)
 	if !p.send(f, lp) {
 		// Answered at once: no connection to be had.
-		p.unlink(f, lp)
-		f.active = false
-		c.Unhold()
+		p.end(f, lp)
 		return false, f.closeClient
 	}
 	return true, false
@@ -201,7 +199,7 @@ func (p *proxy) start(c *loop.Conn, st *connState, ctx *fasthttp.RequestCtx, raw
 // false when it could not, after writing the error answer (with c.Write:
 // the caller flushes).
 func (p *proxy) send(f *fwd, lp *loopPool) bool {
-	now := time.Now().UnixNano()
+	now := f.c.Now() // coarse, as idleSince
 	for u := lp.idle; u != nil; u = lp.idle {
 		p.unidle(u, lp)
 		if now-u.idleSince > int64(p.cfg.IdleConnTimeout) || !u.o.Open() {
@@ -222,7 +220,7 @@ func (p *proxy) send(f *fwd, lp *loopPool) bool {
 	u := &upConn{}
 	lp.open++
 	p.bind(u, f)
-	timeout := time.Duration(f.deadline - now)
+	timeout := time.Duration(f.deadline - time.Now().UnixNano())
 	u.o = f.c.Dial(p.cfg.Addr, max(timeout, time.Millisecond), p, u)
 	return true
 }
@@ -314,7 +312,7 @@ func (p *proxy) OnOutData(o *loop.Out, in []byte) (int, bool) {
 	if err != nil {
 		// The answer is broken half-way: the client cannot be told.
 		p.drop(u, lp)
-		p.abort(f, lp, err)
+		p.abort(f, lp, OutcomeBadGateway, err)
 		return len(in), true
 	}
 	if !done {
@@ -380,7 +378,7 @@ func (p *proxy) lost(u *upConn, lp *loopPool) {
 	p.drop(u, lp)
 	switch {
 	case f.sent:
-		p.abort(f, lp, errUpstreamEnded)
+		p.abort(f, lp, OutcomeBadGateway, errUpstreamEnded)
 	case f.retryable && !f.retried && f.c.Now() < f.deadline && !f.c.Stopping():
 		// (Past the drain the loop is closing every connection: no new
 		// dial then.)
@@ -417,10 +415,8 @@ func (p *proxy) complete(f *fwd, lp *loopPool, o Outcome, err error) {
 // finishAsync sends what was written for f and lets the client's
 // connection go on: its next pipelined request, or its end.
 func (p *proxy) finishAsync(f *fwd, lp *loopPool) {
-	p.unlink(f, lp)
+	p.end(f, lp)
 	c := f.c
-	f.active = false
-	c.Unhold()
 	if f.closeClient {
 		c.End()
 		return
@@ -432,11 +428,17 @@ func (p *proxy) finishAsync(f *fwd, lp *loopPool) {
 
 // abort ends f's client connection at once: its answer cannot be
 // completed.
-func (p *proxy) abort(f *fwd, lp *loopPool, err error) {
-	p.up.Done(OutcomeBadGateway, err)
+func (p *proxy) abort(f *fwd, lp *loopPool, o Outcome, err error) {
+	p.up.Done(o, err)
+	p.end(f, lp)
+	f.c.CloseNow()
+}
+
+// end takes f off the loop's list: its connection is the loop's again.
+func (p *proxy) end(f *fwd, lp *loopPool) {
 	p.unlink(f, lp)
 	f.active = false
-	f.c.CloseNow()
+	f.c.Unhold()
 }
 
 func (p *proxy) unlink(f *fwd, lp *loopPool) {
@@ -498,11 +500,8 @@ func (p *proxy) clientClosed(f *fwd, slot *any) {
 		if !u.o.Dialling() {
 			p.drop(u, lp)
 		} // else the connection joins the pool when it comes
-
 	}
-	p.unlink(f, lp)
-	f.active = false
-	f.c.Unhold() // a closing connection's linger applies again
+	p.end(f, lp) // a closing connection's linger applies again
 }
 
 // tick applies the forwards' deadlines and closes idle upstream
@@ -522,10 +521,7 @@ func (p *proxy) tick(slot *any, now int64) {
 			p.drop(u, lp)
 		}
 		if f.sent {
-			p.up.Done(OutcomeTimeout, errAnswerTimeout)
-			p.unlink(f, lp)
-			f.active = false
-			f.c.CloseNow()
+			p.abort(f, lp, OutcomeTimeout, errAnswerTimeout)
 			continue
 		}
 		p.failAsync(f, lp, OutcomeTimeout, errAnswerTimeout)

@@ -2,7 +2,6 @@ package http1
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -18,112 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/brink-edge/brink/loop"
 )
-
-// testUpstream is the Upstream of these tests: paths under /up go to the
-// upstream with Host: upstream and X-Test-Forwarded: 1, the client's
-// other fields kept except the framing and Connection ones; outcomes and
-// retries are counted.
-type testUpstream struct {
-	done    [5]atomic.Int64 // by Outcome
-	retried atomic.Int64
-	mu      sync.Mutex
-	errs    []string
-}
-
-func (u *testUpstream) Match(ctx *fasthttp.RequestCtx) bool {
-	return bytes.HasPrefix(ctx.Path(), []byte("/up"))
-}
-
-func (u *testUpstream) AppendRequestHead(dst []byte, ctx *fasthttp.RequestCtx, raw []byte, bodyLen int) ([]byte, bool) {
-	dst = append(dst, ctx.Method()...)
-	dst = append(dst, ' ')
-	dst = append(dst, ctx.URI().RequestURI()...)
-	dst = append(dst, " HTTP/1.1\r\nHost: upstream\r\n"...)
-	lines := raw
-	if i := bytes.IndexByte(lines, '\n'); i >= 0 {
-		lines = lines[i+1:] // the request line
-	}
-	for len(lines) > 0 {
-		i := bytes.IndexByte(lines, '\n')
-		if i < 0 {
-			break
-		}
-		line := bytes.TrimSuffix(lines[:i], []byte("\r"))
-		lines = lines[i+1:]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			break
-		}
-		if name := line[:colon]; bytes.EqualFold(name, []byte("host")) || bytes.EqualFold(name, []byte("content-length")) ||
-			bytes.EqualFold(name, []byte("transfer-encoding")) || bytes.EqualFold(name, []byte("connection")) {
-			continue
-		}
-		dst = append(dst, line...)
-		dst = append(dst, "\r\n"...)
-	}
-	dst = append(dst, "X-Test-Forwarded: 1\r\n"...)
-	if bodyLen > 0 {
-		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, int64(bodyLen), 10)
-		dst = append(dst, "\r\n"...)
-	}
-	return append(dst, "\r\n"...), true
-}
-
-var outcomeStatus = [...]string{
-	OutcomeOK:         "200 OK",
-	OutcomeTooLarge:   "413 Request Entity Too Large",
-	OutcomeBadGateway: "502 Bad Gateway",
-	OutcomeTimeout:    "504 Gateway Timeout",
-}
-
-func (u *testUpstream) AppendErrorAnswer(dst []byte, o Outcome, closeConn bool) []byte {
-	body := `{"error":"` + outcomeStatus[o][4:] + `"}`
-	dst = append(dst, "HTTP/1.1 "+outcomeStatus[o]+"\r\nContent-Type: application/json\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(len(body)), 10)
-	dst = append(dst, "\r\n"...)
-	if closeConn {
-		dst = append(dst, "Connection: close\r\n"...)
-	}
-	dst = append(dst, "\r\n"...)
-	return append(dst, body...)
-}
-
-func (u *testUpstream) Done(o Outcome, err error) {
-	u.done[o].Add(1)
-	if err != nil {
-		u.mu.Lock()
-		u.errs = append(u.errs, err.Error())
-		u.mu.Unlock()
-	}
-}
-
-func (u *testUpstream) Retried() { u.retried.Add(1) }
-
-// counts returns the outcomes counted so far: ok, too large, bad gateway,
-// timeout, retries.
-func (u *testUpstream) counts() [5]int64 {
-	return [5]int64{u.done[0].Load(), u.done[1].Load(), u.done[2].Load(), u.done[3].Load(), u.retried.Load()}
-}
-
-// waitCounts waits (a bounded while) for the outcome counts to be want:
-// Done may run just after the client has read the answer.
-func (u *testUpstream) waitCounts(t *testing.T, want [5]int64) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for u.counts() != want && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := u.counts(); got != want {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		t.Fatalf("outcomes [ok too_large bad_gateway timeout retried] = %v, want %v (errors %q)", got, want, u.errs)
-	}
-}
 
 // proxyLoop is the loop config of these tests: a sweep every 250 ms, so
 // that proxy deadlines apply within a tick.

@@ -89,9 +89,10 @@ type blockingConn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	ctx   fasthttp.RequestCtx
-	raw   []byte // the request's head as received
-	req   []byte // the upstream request: head and body
-	out   []byte // an answer head for the client, or an error answer
+	uri   fasthttp.URI // parseURI's
+	raw   []byte       // the request's head as received
+	req   []byte       // the upstream request: head and body
+	out   []byte       // an answer head for the client, or an error answer
 	drain drainer
 }
 
@@ -344,7 +345,7 @@ func (c *blockingConn) serveOne() (closing bool, err error) {
 		}
 		return c.fail(answer400)
 	}
-	if !validURI(&req.Header) {
+	if !parseURI(ctx, &c.uri) {
 		return c.fail(answer400)
 	}
 	if s.proxy != nil && s.proxy.wants(ctx) {
@@ -363,26 +364,13 @@ func (c *blockingConn) fail(answer []byte) (bool, error) {
 // on the loop.
 func (c *blockingConn) answer() (closing bool, err error) {
 	ctx := &c.ctx
-	req, resp := &ctx.Request, &ctx.Response
-	http11 := req.Header.IsHTTP11()
-	closing = req.Header.ConnectionClose()
+	resp := &ctx.Response
 	resp.Reset()
 	ctx.ResetUserValues()
-	c.s.cfg.Handler(ctx)
-	if ctx.Hijacked() {
-		ctx.Hijack(nil) // not supported: the pooled ctx must not stay hijacked
+	if c.s.handle(ctx) {
 		return c.fail(answer500)
 	}
-	if ctx.IsHead() {
-		resp.SkipBody = true
-	}
-	stream := resp.IsBodyStream()
-	closing = closing || stream || resp.Header.ConnectionClose() || c.draining()
-	if closing {
-		resp.Header.SetConnectionClose()
-	} else if !http11 {
-		resp.Header.Set(fasthttp.HeaderConnection, "keep-alive")
-	}
+	closing = frameAnswer(ctx, c.draining())
 	if c.in.wdl {
 		// A forwarded answer's deadline does not apply.
 		c.in.wdl = false

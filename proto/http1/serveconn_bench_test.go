@@ -141,7 +141,7 @@ func scReadAnswer(br *bufio.Reader) (int, error) {
 // upstream.
 func scProxyFront(tb testing.TB, upstream string) *Server {
 	tb.Helper()
-	s, err := New(Config{Handler: echo, Proxy: &ProxyConfig{Upstream: &scUpstream{}, Addr: upstream}})
+	s, err := New(Config{Handler: echo, Proxy: &ProxyConfig{Upstream: &testUpstream{}, Addr: upstream}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func scHostClientFront(upstream string) *fasthttp.Server {
 	hc := &fasthttp.HostClient{Addr: upstream, MaxConns: 512}
 	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			if !bytes.HasPrefix(ctx.Path(), scUpPrefix) {
+			if !bytes.HasPrefix(ctx.Path(), upPrefix) {
 				echo(ctx)
 				return
 			}

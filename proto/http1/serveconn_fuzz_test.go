@@ -51,7 +51,7 @@ func FuzzServeConn(f *testing.F) {
 			}
 		}
 	})
-	tu := &scUpstream{}
+	tu := &testUpstream{}
 	s, err := New(Config{Handler: echo, MaxHeaderBytes: 1024, MaxBodyBytes: 4096,
 		Proxy: &ProxyConfig{Upstream: tu, Addr: addr, Timeout: 300 * time.Millisecond, MaxAnswerHeadBytes: 2048}})
 	if err != nil {

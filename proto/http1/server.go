@@ -118,6 +118,7 @@ type parser struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	ctx fasthttp.RequestCtx
+	uri fasthttp.URI // parseURI's
 	// offload marks a detached request whose handler has yet to run (on
 	// the offloaded goroutine), as opposed to a streamed answer.
 	offload bool
@@ -137,7 +138,6 @@ func (s *Server) putParser(p *parser) {
 	p.ctx.Request.Reset()
 	p.ctx.Response.Reset()
 	p.ctx.ResetUserValues()
-	p.ctx.Hijack(nil) // a hijacking handler must not leave the pooled ctx hijacked
 	p.rd.reset(nil)
 	p.br.Reset(&p.rd)
 	p.bw.Reset(io.Discard)
@@ -198,10 +198,6 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 		if r == incomplete {
 			break
 		}
-		if r == forwarded {
-			consumed = p.rd.pos - p.br.Buffered()
-			break
-		}
 		if r == detached {
 			_ = p.bw.Flush()
 			// The parser now belongs to the stream (or offloaded
@@ -215,6 +211,9 @@ func (s *Server) OnData(c *loop.Conn, in []byte) (int, loop.Action) {
 			return len(in), loop.Continue
 		}
 		consumed = p.rd.pos - p.br.Buffered()
+		if r == forwarded {
+			break // the rest waits for the answer
+		}
 	}
 	_ = p.bw.Flush()
 	s.putParser(p)
@@ -288,7 +287,7 @@ func (s *Server) serve(c *loop.Conn, st *connState, p *parser, in []byte, start 
 		return s.fail(c, p, answer400)
 	}
 	st.need, st.continued = 0, false
-	if !validURI(&req.Header) {
+	if !parseURI(ctx, &p.uri) {
 		return s.fail(c, p, answer400)
 	}
 	if s.proxy != nil && s.proxy.wants(ctx) {
@@ -319,9 +318,7 @@ func (s *Server) maybeContinue(c *loop.Conn, st *connState, p *parser, noBody bo
 // answer runs the handler and writes its answer.
 func (s *Server) answer(c *loop.Conn, st *connState, p *parser) (result, loop.Action) {
 	ctx := &p.ctx
-	req, resp := &ctx.Request, &ctx.Response
-	http11 := req.Header.IsHTTP11()
-	closing := req.Header.ConnectionClose()
+	resp := &ctx.Response
 	resp.Reset()
 	ctx.ResetUserValues()
 	if s.cfg.Offload != nil && s.cfg.Offload(ctx) {
@@ -331,21 +328,11 @@ func (s *Server) answer(c *loop.Conn, st *connState, p *parser) (result, loop.Ac
 		c.Detach()
 		return detached, loop.Continue
 	}
-	s.cfg.Handler(ctx)
-	if ctx.Hijacked() {
+	if s.handle(ctx) {
 		return s.fail(c, p, answer500)
 	}
-	if ctx.IsHead() {
-		resp.SkipBody = true
-	}
-	stream := resp.IsBodyStream()
-	closing = closing || stream || resp.Header.ConnectionClose() || c.Draining()
-	if closing {
-		resp.Header.SetConnectionClose()
-	} else if !http11 {
-		resp.Header.Set(fasthttp.HeaderConnection, "keep-alive")
-	}
-	if stream {
+	closing := frameAnswer(ctx, c.Draining())
+	if resp.IsBodyStream() {
 		st.streaming = true
 		_ = p.bw.Flush()
 		c.Detach()
@@ -358,6 +345,37 @@ func (s *Server) answer(c *loop.Conn, st *connState, p *parser) (result, loop.Ac
 		return served, loop.Close
 	}
 	return served, loop.Continue
+}
+
+// handle runs the Handler on ctx. A hijack (not supported) is undone and
+// reported: the caller answers 500 and closes.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) (hijacked bool) {
+	s.cfg.Handler(ctx)
+	if ctx.Hijacked() {
+		ctx.Hijack(nil)
+		return true
+	}
+	return false
+}
+
+// frameAnswer prepares the handler's answer in ctx as fasthttp.Server does and
+// reports whether the connection closes after it: a HEAD answer skips its
+// body; the connection closes (Connection: close) after a streamed
+// answer, when the request or the answer asks for it, or when closeAnyway;
+// an HTTP/1.0 request that keeps the connection gets Connection:
+// keep-alive.
+func frameAnswer(ctx *fasthttp.RequestCtx, closeAnyway bool) (closing bool) {
+	req, resp := &ctx.Request, &ctx.Response
+	if ctx.IsHead() {
+		resp.SkipBody = true
+	}
+	closing = closeAnyway || req.Header.ConnectionClose() || resp.IsBodyStream() || resp.Header.ConnectionClose()
+	if closing {
+		resp.Header.SetConnectionClose()
+	} else if !req.Header.IsHTTP11() {
+		resp.Header.Set(fasthttp.HeaderConnection, "keep-alive")
+	}
+	return closing
 }
 
 // fail answers a bad request with a canned answer and closes.
@@ -380,12 +398,19 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug(fmt.Sprintf(format, args...))
 }
 
-// validURI reports whether the request's target parses, as
-// fasthttp.Server requires before calling its handler (it answers 400
-// otherwise; RequestCtx.URI hides the error and yields a guess).
-func validURI(h *fasthttp.RequestHeader) bool {
-	u := fasthttp.AcquireURI()
-	err := u.Parse(h.Host(), h.RequestURI())
-	fasthttp.ReleaseURI(u)
-	return err == nil
+// parseURI parses the request's target into u and hands it to the
+// request, reporting whether it parses: fasthttp.Server answers 400 to a
+// target that does not, before its handler runs, but RequestCtx.URI hides
+// the error and yields a guess. Handed over, the URI is not parsed again
+// when the handler or the proxy reads it.
+func parseURI(ctx *fasthttp.RequestCtx, u *fasthttp.URI) bool {
+	h := &ctx.Request.Header
+	if u.Parse(h.Host(), h.RequestURI()) != nil {
+		return false
+	}
+	if ctx.IsTLS() {
+		u.SetScheme("https") // as the request's own parse sets it
+	}
+	ctx.Request.SetURI(u)
+	return true
 }

@@ -21,18 +21,12 @@ func (s *Server) stream(c *loop.Conn, p *parser) {
 // own goroutine, and writes the answer (Connection: close) through the
 // loop's WriteAsync, then ends the connection.
 func (s *Server) offloaded(c *loop.Conn, p *parser) {
-	ctx := &p.ctx
-	resp := &ctx.Response
-	s.cfg.Handler(ctx)
 	bw := bufio.NewWriterSize(asyncWriter{c}, 4<<10)
-	if ctx.Hijacked() {
+	if s.handle(&p.ctx) {
 		_, _ = bw.Write(answer500)
 	} else {
-		if ctx.IsHead() {
-			resp.SkipBody = true
-		}
-		resp.Header.SetConnectionClose()
-		_ = resp.Write(bw)
+		frameAnswer(&p.ctx, true)
+		_ = p.ctx.Response.Write(bw)
 	}
 	_ = bw.Flush()
 	c.Finish()
