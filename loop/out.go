@@ -92,11 +92,8 @@ func (o *Out) dial(addr string, timeout time.Duration) {
 	}))
 }
 
-// Context returns the value given to Dial or set with SetContext.
+// Context returns the value given to Dial.
 func (o *Out) Context() any { return o.ctx }
-
-// SetContext replaces the handler's value.
-func (o *Out) SetContext(v any) { o.ctx = v }
 
 // Dialling reports whether the dial has not ended yet (and o was not
 // closed meanwhile).

@@ -231,17 +231,6 @@ func stripResponseHopHeaders(h *fasthttp.ResponseHeader) {
 	}
 }
 
-// forEachToken calls f with each token of v, as tokenList walks them.
-// The copy escapes to the heap (f may keep a token): the request path
-// uses a tokenList on its stack instead.
-func forEachToken(v []byte, f func([]byte)) {
-	var toks tokenList
-	toks.reset(v)
-	for tok, ok := toks.next(); ok; tok, ok = toks.next() {
-		f(tok)
-	}
-}
-
 // tokenList walks the comma-separated, trimmed, non-empty tokens of a
 // copy of a header value, so that the header the value lives in may
 // change meanwhile. The copy holds up to 256 bytes (longer Connection

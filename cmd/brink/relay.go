@@ -208,24 +208,6 @@ func (r recordingService) ServeConn(c net.Conn) error {
 	return r.HTTPService.ServeConn(c)
 }
 
-// connService is a TLS service served by http1.Server.ServeConn, which
-// ships each connection's signal once its handshake is done, as
-// recordingService does.
-type connService struct {
-	hs *http1.Server
-	e  *edgeSide
-}
-
-func (c connService) ServeConn(nc net.Conn) error {
-	if c.e.connector != nil {
-		c.e.record(nc)
-	}
-	return c.hs.ServeConn(nc)
-}
-
-// Protocols offers http/1.1 only in ALPN, as tlsterm.HTTPService does.
-func (connService) Protocols() []string { return []string{"http/1.1"} }
-
 // tlsService serves srv over terminated TLS connections.
 func (e *edgeSide) tlsService(srv *fasthttp.Server) tlsterm.Service {
 	return recordingService{HTTPService: tlsterm.NewHTTPServiceFrom(srv), e: e}

@@ -323,7 +323,13 @@ func (s *server) openPlain(addr string, handler fasthttp.RequestHandler) error {
 		// path, off the loop.
 		hcfg.Proxy = e.proxyConfig(s.g.Loops)
 		hcfg.Offload = func(ctx *fasthttp.RequestCtx) bool {
-			return (s.mayBlock != nil && s.mayBlock(ctx)) || e.relays(ctx)
+			if s.mayBlock != nil && s.mayBlock(ctx) {
+				return true
+			}
+			// The proxy took the HTTP/1.1 requests of the routes: what
+			// is left for relay.Handle is HTTP/1.0, and in relay mode
+			// anything outside the routes.
+			return (e.relayMode || !ctx.Request.Header.IsHTTP11()) && e.relays(ctx)
 		}
 		if e.connector != nil {
 			hcfg.OnOpen = e.record
@@ -358,7 +364,14 @@ func (s *server) connService(handler fasthttp.RequestHandler) (tlsterm.Service, 
 	if e.relay.UpstreamTLS() {
 		hs.SetUpstreamTLS(e.relay.UpstreamTLSConfig())
 	}
-	return connService{hs: hs, e: e}, nil
+	// Each connection's signal is shipped once its handshake is done, as
+	// recordingService does for the fasthttp services.
+	return tlsterm.HTTPConnService{Serve: func(nc net.Conn) error {
+		if e.connector != nil {
+			e.record(nc)
+		}
+		return hs.ServeConn(nc)
+	}}, nil
 }
 
 // openTLS opens the TLS listener: tlsterm peeks and routes ClientHellos,
